@@ -1,0 +1,324 @@
+/*
+** api.c — the way of a REST call: route, authenticate, parse, handle, answer after commit.
+**
+** Checks run in this order, each answering with its Tencent code: sdkappid present
+** (60012), path known (60009), method POST (60002), sdkappid right (70020/70014), UserSig
+** (70001..70014), admin identifier (90009 on all_member_push, 60010 elsewhere), body is a
+** JSON object (90001; an empty body and `[]` count as {}), then the handler.
+*/
+#include "api/api_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/usersig.h"
+
+typedef struct route {
+  const char *path;
+  api_handler handler;
+  int not_admin_code;      /* 90009 for all_member_push, 60010 for the others */
+} route;
+
+static const route routes[] = {
+  {"/v4/im_open_login_svc/account_import", svc_account_import, IMC_E_NOT_ADMIN_ACCOUNT},
+  {"/v4/im_open_login_svc/multiaccount_import", svc_multiaccount_import, IMC_E_NOT_ADMIN_ACCOUNT},
+  {"/v4/im_open_login_svc/account_delete", svc_account_delete, IMC_E_NOT_ADMIN_ACCOUNT},
+  {"/v4/im_open_login_svc/account_check", svc_account_check, IMC_E_NOT_ADMIN_ACCOUNT},
+  {"/v4/im_open_login_svc/kick", svc_kick, IMC_E_NOT_ADMIN_ACCOUNT},
+  {"/v4/openim/query_online_status", svc_query_online_status, IMC_E_NOT_ADMIN_ACCOUNT},
+  {"/v4/openim/querystate", svc_query_online_status, IMC_E_NOT_ADMIN_ACCOUNT},
+  {"/v4/all_member_push/im_set_attr_name", svc_set_attr_name, IMC_E_NOT_ADMIN},
+  {"/v4/all_member_push/im_get_attr_name", svc_get_attr_name, IMC_E_NOT_ADMIN},
+  {"/v4/all_member_push/im_get_attr", svc_get_attr, IMC_E_NOT_ADMIN},
+  {"/v4/all_member_push/im_set_attr", svc_set_attr, IMC_E_NOT_ADMIN},
+  {"/v4/all_member_push/im_remove_attr", svc_remove_attr, IMC_E_NOT_ADMIN},
+  {"/v4/all_member_push/im_get_tag", svc_get_tag, IMC_E_NOT_ADMIN},
+  {"/v4/all_member_push/im_add_tag", svc_add_tag, IMC_E_NOT_ADMIN},
+  {"/v4/all_member_push/im_remove_tag", svc_remove_tag, IMC_E_NOT_ADMIN},
+  {"/v4/all_member_push/im_remove_all_tags", svc_remove_all_tags, IMC_E_NOT_ADMIN},
+};
+
+/* An answer held until the turn's transaction commits. */
+typedef struct waiting_call {
+  struct waiting_call *next;
+  http_request *req;        /* NULL once the peer went away */
+  char *body;               /* the serialized success or failure */
+  size_t len;
+} waiting_call;
+
+static const char json_content_type[] = "application/json; charset=utf-8";
+
+/* ------------------------------------------------------------------ answers */
+
+int api_fail(api_call *c, int code, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->info, sizeof c->info, fmt, ap);
+  va_end(ap);
+  c->code = code;
+  return code;
+}
+
+void api_out_of_memory(void)
+{
+  log_error("out of memory: stopping rather than serving a partial state");
+  abort();
+}
+
+/* Serializes the envelope, then the handler's extra fields (on success only). */
+static char *envelope(int code, const char *info, json_t *extra, size_t *len)
+{
+  json_t *env = json_object();
+  if (!env) api_out_of_memory();
+  json_object_set_new(env, "ActionStatus", json_string(code == 0 ? "OK" : "FAIL"));
+  json_object_set_new(env, "ErrorInfo", json_string(code == 0 ? "" : info));
+  json_object_set_new(env, "ErrorCode", json_integer(code));
+  if (code == 0 && extra) json_object_update(env, extra);
+  char *s = json_dumps(env, JSON_COMPACT);
+  json_decref(env);
+  if (!s) api_out_of_memory();
+  *len = strlen(s);
+  return s;
+}
+
+static void respond_now(http_request *req, int code, const char *info, json_t *extra)
+{
+  size_t len;
+  char *body = envelope(code, info, extra, &len);
+  http_respond(req, 200, json_content_type, body, len);
+  free(body);
+}
+
+/* Holds the answer until api_end_of_turn() has committed. */
+static void respond_after_commit(api *a, http_request *req, int code, const char *info,
+                                 json_t *extra)
+{
+  waiting_call *w = calloc(1, sizeof *w);
+  if (!w) api_out_of_memory();
+  w->req = req;
+  w->body = envelope(code, info, extra, &w->len);
+  http_request_set_data(req, w);
+  *a->waiting_tail = w;
+  a->waiting_tail = &w->next;
+}
+
+static void answer(api *a, http_request *req, int code, const char *info, json_t *extra)
+{
+  if (store_in_txn(a->st)) respond_after_commit(a, req, code, info, extra);
+  else respond_now(req, code, info, extra);
+}
+
+static void fail_request(api *a, http_request *req, int code, const char *fmt, ...)
+  __attribute__((format(printf, 4, 5)));
+static void fail_request(api *a, http_request *req, int code, const char *fmt, ...)
+{
+  char info[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(info, sizeof info, fmt, ap);
+  va_end(ap);
+  answer(a, req, code, info, NULL);
+}
+
+/* ------------------------------------------------------------------ checks */
+
+static const route *find_route(const char *path)
+{
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+    if (strcmp(routes[i].path, path) == 0) return &routes[i];
+  return NULL;
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+  if (!s || !*s) return false;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (*end || errno || s[0] == '-') return false;
+  *out = v;
+  return true;
+}
+
+static bool is_admin(const api *a, const char *identifier)
+{
+  for (size_t i = 0; i < a->opts.n_admins; i++)
+    if (strcmp(a->opts.admins[i], identifier) == 0) return true;
+  return false;
+}
+
+/* The Tencent code for the URL's app and sig; info receives the reason. */
+static int check_caller(api *a, http_request *req, const route *r, char *info, size_t len)
+{
+  const char *appid_text = http_request_query(req, "sdkappid");
+  const char *identifier = http_request_query(req, "identifier");
+  const char *sig = http_request_query(req, "usersig");
+  if (!identifier) identifier = "";
+  if (!sig || !*sig) {
+    snprintf(info, len, "usersig is missing from the URL");
+    return IMC_E_SIG_EMPTY;
+  }
+  uint64_t appid = 0;
+  bool appid_ok = parse_u64(appid_text, &appid);
+  int64_t now = (int64_t)time(NULL);
+  if (!appid_ok || appid != a->opts.sdkappid) {
+    /* A sig made for the URL's (wrong) app means the app is unknown; a sig made for
+    ** another app than the URL's is the sig's fault. */
+    usersig_info si;
+    int rc = usersig_verify(a->opts.key, sig, strlen(sig), appid, identifier, now, &si);
+    if (rc == IMC_E_SIG_SDKAPPID) {
+      snprintf(info, len, "the UserSig was made for sdkappid %llu, not %s",
+               (unsigned long long)si.sdkappid, appid_text);
+      return IMC_E_SIG_SDKAPPID;
+    }
+    snprintf(info, len, "sdkappid %s is not served here", appid_text);
+    return IMC_E_UNKNOWN_SDKAPPID;
+  }
+  int rc = auth_check(a->sigs, a->opts.key, appid, identifier, sig, now);
+  if (rc != 0) {
+    snprintf(info, len, "usersig rejected for identifier '%s': %s", identifier,
+             imc_error_info(rc));
+    return rc;
+  }
+  if (!is_admin(a, identifier)) {
+    snprintf(info, len, "identifier '%s' is not an admin of this app", identifier);
+    return r->not_admin_code;
+  }
+  return 0;
+}
+
+/* The body as a JSON object: empty, `[]` and `null` are {}. NULL after failing. */
+static json_t *parse_body(http_request *req, char *info, size_t len)
+{
+  size_t n;
+  const char *text = http_request_body(req, &n);
+  size_t i = 0;
+  while (i < n && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n')) i++;
+  if (i == n) return json_object();
+
+  json_error_t err;
+  json_t *v = json_loadb(text, n, JSON_REJECT_DUPLICATES, &err);
+  if (!v) {
+    snprintf(info, len, "request body is not valid JSON: %s at line %d column %d",
+             err.text, err.line, err.column);
+    return NULL;
+  }
+  if (json_is_object(v)) return v;
+  if ((json_is_array(v) && json_array_size(v) == 0) || json_is_null(v)) {
+    json_decref(v);
+    return json_object();
+  }
+  snprintf(info, len, "request body must be a JSON object, not %s", api_json_type(v));
+  json_decref(v);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------ entry points */
+
+void api_on_request(http_request *req, void *ctx)
+{
+  api *a = ctx;
+  char info[512];
+  if (!http_request_query(req, "sdkappid")) {
+    fail_request(a, req, IMC_E_NO_SDKAPPID, "sdkappid is missing from the URL");
+    return;
+  }
+  const route *r = find_route(http_request_path(req));
+  if (!r) {
+    fail_request(a, req, IMC_E_UNKNOWN_PATH, "no such service or command: %.200s",
+                 http_request_path(req));
+    return;
+  }
+  if (strcmp(http_request_method(req), "POST") != 0) {
+    fail_request(a, req, IMC_E_BAD_HTTP, "%s calls must use POST", r->path);
+    return;
+  }
+  int code = check_caller(a, req, r, info, sizeof info);
+  if (code) { answer(a, req, code, info, NULL); return; }
+
+  json_t *body = parse_body(req, info, sizeof info);
+  if (!body) { answer(a, req, IMC_E_JSON, info, NULL); return; }
+
+  api_call c = {.api = a, .body = body, .reply = json_object()};
+  if (!c.reply) api_out_of_memory();
+  r->handler(&c);
+  answer(a, req, c.code, c.info, c.reply);
+  json_decref(c.reply);
+  json_decref(body);
+}
+
+void api_on_abandon(http_request *req, void *ctx)
+{
+  (void)ctx;
+  waiting_call *w = http_request_get_data(req);
+  if (w) w->req = NULL;
+}
+
+static void reload_directory(api *a)
+{
+  directory *fresh;
+  uint32_t next_uid;
+  int rc = api_load_directory(a->st, &fresh, &next_uid);
+  if (rc != 0) {
+    log_error("cannot reload state after a failed commit (%d): stopping", rc);
+    abort();
+  }
+  directory_free(a->dir);
+  a->dir = fresh;
+  a->next_uid = next_uid;
+}
+
+void api_end_of_turn(api *a)
+{
+  if (!a->waiting && !store_in_txn(a->st)) return;
+  int rc = store_commit(a->st);
+  if (rc != 0) {
+    log_error("commit failed: %s; answering 91000 and reloading state", store_errmsg(a->st));
+    reload_directory(a);
+  }
+  waiting_call *w = a->waiting;
+  a->waiting = NULL;
+  a->waiting_tail = &a->waiting;
+  while (w) {
+    waiting_call *next = w->next;
+    if (w->req) {
+      http_request_set_data(w->req, NULL);
+      if (rc == 0) http_respond(w->req, 200, json_content_type, w->body, w->len);
+      else respond_now(w->req, IMC_E_INTERNAL, "the change could not be saved; nothing was changed", NULL);
+    }
+    free(w->body);
+    free(w);
+    w = next;
+  }
+}
+
+/* ------------------------------------------------------------------ life cycle */
+
+api *api_new(const api_options *opts, directory *dir, uint32_t next_uid, store *st)
+{
+  api *a = calloc(1, sizeof *a);
+  if (!a) return NULL;
+  a->opts = *opts;
+  a->dir = dir;
+  a->st = st;
+  a->sigs = auth_cache_new();
+  if (!a->sigs) { free(a); return NULL; }
+  a->next_uid = next_uid;
+  a->waiting_tail = &a->waiting;
+  return a;
+}
+
+void api_free(api *a)
+{
+  if (!a) return;
+  api_end_of_turn(a);
+  auth_cache_free(a->sigs);
+  directory_free(a->dir);
+  free(a);
+}

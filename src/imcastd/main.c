@@ -1,0 +1,258 @@
+/*
+** main.c — imcastd: reads its settings, opens the data folder, serves until SIGTERM.
+**
+** Start-up checks everything it can before it writes anything (flags, config file, TLS
+** certificate), then makes the data folder and key if needed, opens the store, rebuilds
+** the index and listens. Any problem before listening: one line on stderr, exit 2.
+** For each listener stdout gets exactly one line "imcastd listening on http(s)://H:P".
+** SIGTERM/SIGINT: stop accepting, answer what is in flight, commit, close, exit 0.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+#include <openssl/rand.h>
+
+#include "api/api.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/usersig.h"
+#include "net/http.h"
+#include "store/store.h"
+
+#define EXIT_SETUP 2
+
+typedef struct daemon_state {
+  config cfg;
+  uv_loop_t *loop;
+  http_server *http;
+  api *api;
+  store *st;
+  uv_check_t end_of_turn;
+  uv_signal_t sigterm, sigint;
+  int stopping;
+} daemon_state;
+
+static void die_setup(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die_setup(const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("imcastd: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  exit(EXIT_SETUP);
+}
+
+/* ------------------------------------------------------------------ data folder and key */
+
+static void ensure_data_dir(const char *dir)
+{
+  struct stat st;
+  if (stat(dir, &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) die_setup("--data: '%s' is not a folder", dir);
+  } else if (errno != ENOENT || mkdir(dir, 0700) != 0) {
+    die_setup("--data: cannot create '%s': %s", dir, strerror(errno));
+  }
+  if (access(dir, R_OK | W_OK | X_OK) != 0)
+    die_setup("--data: '%s' is not writable: %s", dir, strerror(errno));
+}
+
+/* Reads DIR/secret.key, or makes it (32 random bytes as hex, mode 0600) the first time. */
+static void load_or_make_key(const char *dir, char *key, size_t keylen)
+{
+  char path[1200];
+  snprintf(path, sizeof path, "%s/secret.key", dir);
+  FILE *f = fopen(path, "r");
+  if (f) {
+    if (!fgets(key, (int)keylen, f)) key[0] = '\0';
+    fclose(f);
+    key[strcspn(key, "\r\n")] = '\0';
+    if (!key[0]) die_setup("key file '%s' is empty", path);
+    return;
+  }
+  if (errno != ENOENT) die_setup("cannot read key file '%s': %s", path, strerror(errno));
+
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) die_setup("cannot make a random key");
+  for (size_t i = 0; i < sizeof raw; i++) snprintf(key + 2 * i, 3, "%02x", raw[i]);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) die_setup("cannot create key file '%s': %s", path, strerror(errno));
+  size_t len = strlen(key);
+  if (write(fd, key, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) != 0)
+    die_setup("cannot write key file '%s': %s", path, strerror(errno));
+  close(fd);
+  log_info("made a new secret key in %s (mode 0600)", path);
+}
+
+static void resolve_key(config *cfg)
+{
+  if (cfg->key[0]) return;
+  const char *env = getenv("IMCAST_KEY");
+  if (env && *env) {
+    if (strlen(env) >= sizeof cfg->key) die_setup("IMCAST_KEY is longer than 255 bytes");
+    strcpy(cfg->key, env);
+    return;
+  }
+  ensure_data_dir(cfg->data_dir);
+  load_or_make_key(cfg->data_dir, cfg->key, sizeof cfg->key);
+}
+
+static int print_usersig(config *cfg)
+{
+  resolve_key(cfg);
+  char sig[1024];
+  if (usersig_gen(cfg->key, cfg->sdkappid, cfg->usersig_user, (int64_t)time(NULL),
+                  cfg->usersig_expire, sig, sizeof sig) < 0)
+    die_setup("usersig: cannot make a UserSig for '%s'", cfg->usersig_user);
+  printf("%s\n", sig);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ the loop */
+
+/* Once per loop turn: commit what the turn changed, then answer everyone in one write each. */
+static void on_end_of_turn(uv_check_t *h)
+{
+  daemon_state *d = h->data;
+  api_end_of_turn(d->api);
+  http_server_flush(d->http);
+}
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+  (void)arg;
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void on_drained(void *ctx)
+{
+  daemon_state *d = ctx;
+  api_end_of_turn(d->api);
+  http_server_flush(d->http);
+  uv_check_stop(&d->end_of_turn);
+  uv_signal_stop(&d->sigterm);
+  uv_signal_stop(&d->sigint);
+  uv_close((uv_handle_t *)&d->end_of_turn, NULL);
+  uv_close((uv_handle_t *)&d->sigterm, NULL);
+  uv_close((uv_handle_t *)&d->sigint, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+  daemon_state *d = h->data;
+  if (d->stopping++) {
+    log_warn("second signal: exiting now");
+    api_end_of_turn(d->api);
+    store_close(d->st);
+    _exit(0);
+  }
+  log_info("signal %d: stopping", signum);
+  http_server_shutdown(d->http, on_drained, d);
+}
+
+static void listen_or_die(daemon_state *d, const char *host, int port, SSL_CTX *tls)
+{
+  int bound = 0;
+  int rc = http_server_listen(d->http, host, port, tls, &bound);
+  if (rc != 0) die_setup("cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+  const char *fmt = strchr(host, ':') ? "imcastd listening on %s://[%s]:%d\n"
+                                      : "imcastd listening on %s://%s:%d\n";
+  printf(fmt, tls ? "https" : "http", host, bound);
+  fflush(stdout);
+}
+
+static http_limits limits_of(const config *cfg)
+{
+  http_limits l = {0};
+  l.max_body_bytes = cfg->max_body_bytes;
+  l.max_header_bytes = cfg->max_header_bytes;
+  l.max_connections = (unsigned)cfg->max_connections;
+  l.request_timeout_ms = cfg->request_timeout_ms;
+  l.idle_timeout_ms = cfg->idle_timeout_ms;
+  return l;
+}
+
+static int serve(daemon_state *d)
+{
+  config *cfg = &d->cfg;
+  char err[512];
+  SSL_CTX *tls = NULL;
+  if (cfg->tls_port >= 0) {
+    tls = http_tls_context(cfg->tls_cert, cfg->tls_key, err, sizeof err);
+    if (!tls) die_setup("TLS: %s", err);
+  }
+  ensure_data_dir(cfg->data_dir);
+  resolve_key(cfg);
+
+  store_options so = {.fsync = cfg->fsync};
+  int rc = store_open(&d->st, cfg->data_dir, &so, err, sizeof err);
+  if (rc != 0) die_setup("cannot open the database in '%s': %s", cfg->data_dir, err);
+  directory *dir;
+  uint32_t next_uid;
+  rc = api_load_directory(d->st, &dir, &next_uid);
+  if (rc != 0) die_setup("cannot load the database: %s", store_errmsg(d->st));
+
+  api_options ao = {.sdkappid = cfg->sdkappid, .key = cfg->key};
+  for (size_t i = 0; i < cfg->n_admins; i++) ao.admins[ao.n_admins++] = cfg->admins[i];
+  d->api = api_new(&ao, dir, next_uid, d->st);
+  if (!d->api) die_setup("out of memory");
+
+  d->loop = uv_default_loop();
+  http_server_options ho = {.loop = d->loop, .limits = limits_of(cfg),
+                            .on_request = api_on_request, .on_abandon = api_on_abandon,
+                            .ctx = d->api};
+  rc = http_server_new(&d->http, &ho);
+  if (rc != 0) die_setup("cannot start the HTTP server: %s", uv_strerror(rc));
+
+  uv_check_init(d->loop, &d->end_of_turn);
+  d->end_of_turn.data = d;
+  uv_check_start(&d->end_of_turn, on_end_of_turn);
+  uv_signal_init(d->loop, &d->sigterm);
+  uv_signal_init(d->loop, &d->sigint);
+  d->sigterm.data = d->sigint.data = d;
+  uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+  uv_signal_start(&d->sigint, on_signal, SIGINT);
+
+  listen_or_die(d, cfg->listen_host, cfg->listen_port, NULL);
+  if (tls) {
+    listen_or_die(d, cfg->tls_host, cfg->tls_port, tls);
+    SSL_CTX_free(tls);
+  }
+  log_info("serving sdkappid %llu from %s", (unsigned long long)cfg->sdkappid, cfg->data_dir);
+
+  uv_run(d->loop, UV_RUN_DEFAULT);
+
+  api_free(d->api);
+  http_server_free(d->http);
+  store_close(d->st);
+  uv_walk(d->loop, close_handle, NULL);
+  uv_run(d->loop, UV_RUN_DEFAULT);
+  uv_loop_close(d->loop);
+  log_info("stopped cleanly");
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  static daemon_state d;
+  char err[1024];
+  int rc = config_parse(&d.cfg, argc, argv, err, sizeof err);
+  if (rc == 1) {
+    puts(err);
+    return 0;
+  }
+  if (rc != 0) die_setup("%s", err);
+  log_set_level((log_level)log_level_parse(d.cfg.log_level));
+  signal(SIGPIPE, SIG_IGN);
+  if (!strcmp(d.cfg.command, "usersig")) return print_usersig(&d.cfg);
+  return serve(&d);
+}
