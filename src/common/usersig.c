@@ -13,8 +13,9 @@
 **    most USERSIG_MAX_JSON bytes.
 **  - The HMAC is compared in constant time (CRYPTO_memcmp).
 **  - Errors come in the documented order: decode (70002/70003), sdkappid (70014),
-**    identifier (70013), HMAC (70009), expiry (70001). Anything that cannot be read
-**    exactly as the contract describes is 70003; nothing malformed is ever accepted.
+**    identifier (70013), HMAC (70009), expiry (70001). Anything that cannot be read as
+**    the contract describes is 70003. Deliberately lenient only where the bytes are
+**    unambiguous: base64 padding may be left off, '+' '/' '=' may appear unsubstituted.
 **  - No global state: safe to call from any thread.
 */
 #include "common/usersig.h"

@@ -472,6 +472,11 @@ static void check_padding_variants(const char *sig)
   memcpy(v + n, "_", 2);
   assert_int_equal(verify_admin(v, ADMIN_NOW), IMC_E_SIG_MALFORMED);
 
+  if (pads == 0) {  /* a lone extra character: 6 bits, not a byte */
+    memcpy(v, sig, n);
+    memcpy(v + n, "A", 2);
+    assert_int_equal(verify_admin(v, ADMIN_NOW), IMC_E_SIG_MALFORMED);
+  }
   if (pads == 2) {  /* one of two pads dropped: a partial group */
     memcpy(v, sig, n - 1);
     v[n - 1] = '\0';
@@ -482,6 +487,8 @@ static void check_padding_variants(const char *sig)
 static void test_base64_variants(void **state)
 {
   char sig[SIG_BUF], bad[SIG_BUF];
+  admin_sig_with_pads(0, sig, sizeof sig);
+  check_padding_variants(sig);
   admin_sig_with_pads(1, sig, sizeof sig);
   check_padding_variants(sig);
   admin_sig_with_pads(2, sig, sizeof sig);
