@@ -416,7 +416,8 @@ static void test_open_missing_dir(void **state) {
   fixture *f = *state;
   char missing[PATH_MAX + 16];
   snprintf(missing, sizeof missing, "%s/nope", f->dir);
-  store *s = (store *)&s; /* must be reset to NULL */
+  static char sentinel;
+  store *s = (store *)&sentinel; /* store_open must reset it to NULL */
   char err[256] = "";
   assert_int_equal(store_open(&s, missing, NULL, err, sizeof err), -ENOENT);
   assert_null(s);
@@ -463,6 +464,7 @@ static void test_open_garbage_db(void **state) {
   assert_false(file_exists(f->dir, "imcast.db-journal"));
 }
 
+/* Also covers a write-protected imcast.db. Needs a non-root user to mean anything. */
 static void test_open_readonly_dir(void **state) {
   fixture *f = *state;
   if (geteuid() == 0) {
@@ -478,6 +480,14 @@ static void test_open_readonly_dir(void **state) {
   assert_non_null(strstr(err, "not writable"));
   assert_int_equal(chmod(f->dir, 0700), 0);
   assert_false(file_exists(f->dir, "imcast.db"));
+
+  /* A writable folder, but a write-protected database file. */
+  store_close(open_store(f->dir));
+  assert_int_equal(chmod(f->db_path, 0444), 0);
+  assert_int_equal(store_open(&s, f->dir, NULL, err, sizeof err), -EACCES);
+  assert_null(s);
+  assert_non_null(strstr(err, "read-only"));
+  assert_true(file_exists(f->dir, "imcast.db")); /* existing data is never removed */
 }
 
 static void test_open_newer_schema_refused(void **state) {
