@@ -166,9 +166,7 @@ class AuthTests(ServerTestCase):
         for cmd, body in (("im_get_attr_name", {}), ("im_set_attr_name", {"AttrNames": {"0": "x"}}),
                           ("im_get_tag", {"To_Account": ["bob"]}),
                           ("im_add_tag", {"UserTags": [{"To_Account": "bob", "Tags": ["t"]}]}),
-                          ("im_get_attr", {"To_Account": ["bob"]}),
-                          ("im_push", {"MsgRandom": 1, "MsgBody": [
-                              {"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}]})):
+                          ("im_get_attr", {"To_Account": ["bob"]})):
             with self.subTest(cmd):
                 self.fail_call("all_member_push", cmd, body, code=90009, identifier="bob", sig=sig)
         # and nothing changed
