@@ -34,7 +34,6 @@ import json
 import os
 import random as _random
 import re
-import select
 import shutil
 import signal
 import socket

@@ -7,7 +7,7 @@ order of tags and the effects of deletes/removes.
 """
 import unittest
 
-from imcast_harness import FreshServerTestCase, short
+from imcast_harness import FreshServerTestCase
 
 PUSH = "all_member_push"
 SVC = "im_open_login_svc"

@@ -15,7 +15,7 @@ import ssl
 import time
 import unittest
 
-from imcast_harness import (ADMIN, IO_TIMEOUT, KEY, SDKAPPID, VECTORS, RawHTTP, Server,
+from imcast_harness import (ADMIN, IO_TIMEOUT, KEY, SDKAPPID, VECTORS, RawHTTP,
                             ServerTestCase, check_envelope, http_request_bytes, short, usersig)
 
 
