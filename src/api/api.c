@@ -225,7 +225,8 @@ void api_on_request(http_request *req, void *ctx)
 {
   api *a = ctx;
   char info[512];
-  if (!http_request_query(req, "sdkappid")) {
+  const char *appid = http_request_query(req, "sdkappid");
+  if (!appid || !*appid) {
     fail_request(a, req, IMC_E_NO_SDKAPPID, "sdkappid is missing from the URL");
     return;
   }

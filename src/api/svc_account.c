@@ -208,6 +208,14 @@ void svc_query_online_status(api_call *c)
   size_t i;
   json_t *item;
   json_array_foreach(list, i, item) {
+    const char *problem = text_user_id_problem(json_string_value(item), json_string_length(item));
+    if (problem) {
+      api_fail(c, IMC_E_ACCOUNT_PARAM, "To_Account[%zu] '%.64s' %s", i, json_string_value(item),
+               problem);
+      return;
+    }
+  }
+  json_array_foreach(list, i, item) {
     const char *id = json_string_value(item);
     if (api_find_account(c->api, id) == DIR_UID_NONE) {
       api_report_unknown(c, id);

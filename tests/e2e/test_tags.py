@@ -5,8 +5,8 @@ Readings tested:
     request) is a no-op and does not move it.
   - The 100-tag total counts distinct tags: with 100 tags, adding one of them again is
     fine, adding a new one is 90032.
-  - An invalid UTF-8 tag is 90020 (the brief's reading; JSON parsers that reject invalid
-    UTF-8 while parsing would answer 90001 — the server must tell them apart).
+  - Invalid UTF-8 bytes anywhere in a body make it invalid JSON (RFC 8259 §8.1): 90001,
+    with the position in ErrorInfo, and nothing changes.
   - im_remove_tag accepts the same body shapes as im_add_tag (UserTags, top-level Tags,
     flat To_Account+Tags).
   - A bad item anywhere fails the whole call and changes nothing.
@@ -122,14 +122,14 @@ class TagTests(ServerTestCase):
                                code=90020)
         self.assertEqual(self.get_tags(u), {u: ["keep"]})
 
-    def test_invalid_utf8_90020(self):
+    def test_invalid_utf8_is_invalid_json_90001(self):
         u, = self.users()
         body = ('{"UserTags":[{"To_Account":"%s","Tags":["ok_tag","bad' % u).encode() + \
             b"\xff\xfe" + b'"]}]}'
-        self.fail_call(PUSH, "im_add_tag", code=90020, raw_body=body)
+        self.fail_call(PUSH, "im_add_tag", code=90001, raw_body=body)
         body2 = ('{"UserTags":[{"To_Account":"%s","Tags":["bad' % u).encode() + \
             b"\xc3\x28" + b'"]}]}'
-        self.fail_call(PUSH, "im_add_tag", code=90020, raw_body=body2)
+        self.fail_call(PUSH, "im_add_tag", code=90001, raw_body=body2)
         self.assertEqual(self.get_tags(u), {u: []})
 
     def test_tag_not_a_string(self):
