@@ -7,8 +7,9 @@
 ** DIR_ATTR_SLOTS attribute slots. The index keeps one CRoaring bitmap per tag, one per
 ** (slot, value), and one of all accounts, always in step with the accounts.
 **
-** Ownership: the directory copies every string it is given and owns every bitmap it
-** returns a const pointer to; such a pointer is valid until the next mutation.
+** Ownership: the directory copies every string it is given and owns every string and
+** bitmap it returns a const pointer to; such a pointer is valid until the next mutation
+** (copy a UserID you need to keep across one: adding a tag may move the account).
 ** Memory: about 40 bytes per account plus its id string, and a few bytes per membership.
 ** Threads: none; the owner (the core loop) serialises all calls.
 ** Strings are NUL-terminated; validation (length, UTF-8) is the caller's job.
@@ -35,7 +36,8 @@ void directory_free(directory *d);
 /* The uid of user_id, or DIR_UID_NONE. */
 uint32_t directory_find(const directory *d, const char *user_id);
 /* Adds an account with the given uid (from the store on load, or directory_next_uid() on
-** import). Returns 0, -EEXIST if user_id or uid is taken, -ENOMEM. */
+** import). Returns 0, -EEXIST if user_id or uid is taken, -EINVAL for DIR_UID_NONE,
+** -ENOMEM. */
 int directory_add_account(directory *d, uint32_t uid, const char *user_id);
 /* The uid the next imported account gets: one more than the largest ever added. */
 uint32_t directory_next_uid(const directory *d);
@@ -49,7 +51,10 @@ const roaring_bitmap_t *directory_all(const directory *d);
 
 /* --- tags --- */
 
-/* The account's tags in the order they were added; *count receives how many. */
+/* The account's tags in the order they were added; *count receives how many. NULL (and
+** *count 0) when there is no such account. The array is a view the directory rebuilds on
+** each call: it is valid until the next directory_tags call or mutation, whichever is
+** first (accounts store 4-byte tag ids, not pointers, to save memory). */
 const char *const *directory_tags(const directory *d, uint32_t uid, size_t *count);
 bool directory_has_tag(const directory *d, uint32_t uid, const char *tag);
 /* Returns 1 if added, 0 if the account already had it, -ENOSPC if it has DIR_MAX_TAGS,
@@ -80,7 +85,8 @@ int directory_set_attr_name(directory *d, int slot, const char *name);
 const char *directory_attr_value(const directory *d, uint32_t uid, int slot);
 /* Sets (replaces) the value. Returns 0, -ENOENT for no such account, -EINVAL, -ENOMEM. */
 int directory_set_attr(directory *d, uint32_t uid, int slot, const char *value);
-/* Returns 1 if removed, 0 if there was none, -ENOENT for no such account. */
+/* Returns 1 if removed, 0 if there was none, -ENOENT for no such account, -EINVAL for a
+** bad slot. */
 int directory_remove_attr(directory *d, uint32_t uid, int slot);
 /* The accounts whose slot holds value, or NULL when none does. */
 const roaring_bitmap_t *directory_attr_members(const directory *d, int slot, const char *value);

@@ -72,7 +72,10 @@ void push_make_task_id(char out[PUSH_TASK_ID_MAX], int64_t time, uint64_t sdkapp
                        uint64_t seq, uint32_t msg_random);
 
 /* Adds a stored push. The registry takes ownership of p (allocated with malloc, strings
-** and bitmaps too). Seqs must be added in increasing order. Returns 0 or -ENOMEM. */
+** and bitmaps too); a NULL bitmap becomes an empty one, and both are run-optimised. Seqs
+** must be added in increasing order. Returns 0, -EINVAL (Seq not above every held push's,
+** or empty task_id), -EEXIST (TaskId already held) or -ENOMEM; on failure the caller keeps
+** p and the registry is unchanged. */
 int push_registry_add(push_registry *r, push *p);
 
 /* Finds a live (or just expired, not yet swept) push. NULL if unknown. */
@@ -91,27 +94,36 @@ const char *push_registry_seen(const push_registry *r, const char *sender,
 void push_registry_pending(const push_registry *r, uint32_t uid, int64_t now,
                            int (*fn)(push *p, void *ctx), void *ctx);
 
-/* uid acknowledged every Seq <= upto: sets its delivered bit on each live push with
-** seq > after and seq <= upto whose audience holds uid. Returns how many bits were new. */
+/* uid acknowledged every Seq <= upto: sets its delivered bit on each push with
+** seq > after and seq <= upto that is not revoked or expired (by state; there is no clock
+** here) and whose audience holds uid, marking it delivered_dirty. Returns how many bits
+** were new (0 for a repeated ack). */
 size_t push_registry_ack(push_registry *r, uint32_t uid, uint64_t after, uint64_t upto);
 
-/* Removes uid from every push's audience and delivered (account deleted). */
+/* Removes uid from every push's audience and delivered (account deleted); sets
+** delivered_dirty where delivered changed. The audience change is in memory only: uids
+** are never reused, so a stored audience that still holds uid is harmless, and a loader
+** that wants exact report figures intersects it with the accounts that exist. */
 void push_registry_forget_account(push_registry *r, uint32_t uid);
 
-/* Removes and returns, one per call, a push that is expired at `now` (state set to
-** PUSH_EXPIRED), or NULL when none is. The caller frees it with push_free(). */
+/* Removes and returns, one per call, a push that is expired at `now` (now >= expires_at,
+** or state PUSH_EXPIRED; state set to PUSH_EXPIRED unless it is PUSH_REVOKED), or NULL
+** when none is. The caller frees it with push_free(). */
 push *push_registry_take_expired(push_registry *r, int64_t now);
 /* Removes a push (revoke); the caller frees it with push_free(). */
 void push_registry_remove(push_registry *r, push *p);
 /* Forgets retry records older than the window. */
 void push_registry_sweep_retries(push_registry *r, int64_t now);
 
-/* Calls fn for every stored push with delivered_dirty set (and clears it when fn returns
-** 0). For batched saving of delivered bitmaps. */
+/* Calls fn for every stored push with delivered_dirty set, in Seq order, and clears the
+** flag when fn returns 0; non-zero keeps the flag and stops the walk (a failed save is
+** retried by the next flush). For batched saving of delivered bitmaps. fn (like pending's)
+** must not add or remove pushes. */
 void push_registry_each_dirty(push_registry *r, int (*fn)(push *p, void *ctx), void *ctx);
 
 size_t push_registry_count(const push_registry *r);
-/* The earliest expires_at among live pushes, or INT64_MAX. For the expiry timer. */
+/* The earliest expires_at among the pushes held (it may be in the past: take_expired then
+** has work), or INT64_MAX when none is held. For the expiry timer. */
 int64_t push_registry_next_expiry(const push_registry *r);
 
 void push_free(push *p, void (*free_frame)(void *frame));

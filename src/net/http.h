@@ -17,6 +17,15 @@
 ** Ownership: the server owns every connection and request; an http_request is valid from
 ** on_request until http_respond() returns (or the connection closes: then on_abandon is
 ** called for it, and the owner must not respond). Buffers passed in are copied.
+** The precise rule when a peer goes away with requests unanswered:
+**  - with on_abandon set, it is called once for each such request, when the connection is
+**    closed (from a libuv close callback, never from inside an http_* call). The owner
+**    drops every reference to it there (e.g. takes it off a commit's waiting list, frees
+**    its data); the server frees it when on_abandon returns. Until on_abandon the owner
+**    may still call http_respond (the answer is then dropped).
+**  - with on_abandon NULL, such a request outlives its connection until the owner calls
+**    http_respond on it (the answer is dropped and the request freed), so holding it is
+**    always safe; an owner that never answers leaks it.
 ** Threads: one loop; no call may come from another thread.
 */
 #ifndef IMCAST_HTTP_H
@@ -66,10 +75,13 @@ void http_server_flush(http_server *srv);
 /*
 ** Graceful stop: closes the listeners at once, lets every connection finish the requests
 ** it has in flight (answers are flushed), then closes it; calls done(ctx) once every
-** connection is closed. Idle connections close at once.
+** connection is closed. Idle connections close at once. A request still being received
+** is dropped. Connections taken over with http_takeover() are their new owner's to
+** close; done waits for them too.
 */
 void http_server_shutdown(http_server *srv, void (*done)(void *ctx), void *ctx);
-/* Frees the server; only after shutdown's done callback, or if it never listened. */
+/* Frees the server; only after shutdown's done callback, or if it never listened
+** successfully. */
 void http_server_free(http_server *srv);
 
 /* Open connections, for metrics. */
@@ -100,6 +112,18 @@ void *http_request_get_data(const http_request *req);
 */
 void http_respond(http_request *req, int status, const char *content_type,
                   const void *body, size_t len);
+
+/*
+** Protocol hand-off (WebSocket): takes the connection of an Upgrade request away from
+** HTTP. `response` (e.g. the complete "101 Switching Protocols" head) is copied and queued
+** as the request's answer; req is freed. The caller then owns the connection: it must
+** install its handler with conn_set_handler() (net/conn.h) and call conn_read_start();
+** bytes the client sent after the request are delivered to that handler first. Only a
+** request with an Upgrade (Connection: upgrade) header that is the only one in flight on
+** its connection can be taken over; otherwise NULL is returned and req stays valid (answer
+** it with http_respond, which closes the connection after the answer).
+*/
+struct conn *http_takeover(http_request *req, const void *response, size_t len);
 
 /* --- TLS --- */
 /* Makes a server TLS context from PEM files (certificate chain and private key).

@@ -2,7 +2,7 @@
 
 Everything here treats imcastd as a black box: it starts the real binary ($IMCASTD,
 default <repo>/build/imcastd), talks to it
-over real sockets, and checks the answers against ../../shared/spec/rest-api.md.
+over real sockets, and checks the answers against docs/rest-api.md.
 
 Contents
   usersig() / decode_usersig() / verify_usersig()
