@@ -10,7 +10,9 @@
 ** Ownership: the directory copies every string it is given and owns every string and
 ** bitmap it returns a const pointer to; such a pointer is valid until the next mutation
 ** (copy a UserID you need to keep across one: adding a tag may move the account).
-** Memory: about 40 bytes per account plus its id string, and a few bytes per membership.
+** Memory: one 8-byte uid slot, ~13-17 bytes of UserID index, and one malloc block per
+** account (4-byte header + UserID + 4 bytes per tag or attribute), ~2 bytes per bitmap
+** membership. Measured: ~80 bytes per account with 3 tags and 2 attributes, UserID included.
 ** Threads: none; the owner (the core loop) serialises all calls.
 ** Strings are NUL-terminated; validation (length, UTF-8) is the caller's job.
 */
