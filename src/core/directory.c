@@ -589,8 +589,13 @@ int directory_attr_slot(const directory *d, const char *name) {
 }
 
 int directory_set_attr_name(directory *d, int slot, const char *name) {
-  if (!slot_is_valid(slot) || !name)
+  if (!slot_is_valid(slot))
     return -EINVAL;
+  if (!name) { /* unnamed for a moment, e.g. while two slots swap names */
+    free(d->attr_names[slot]);
+    d->attr_names[slot] = NULL;
+    return 0;
+  }
   int owner = directory_attr_slot(d, name);
   if (owner == slot)
     return 0;

@@ -77,7 +77,8 @@ size_t directory_tag_count(const directory *d);
 const char *directory_attr_name(const directory *d, int slot);
 /* The slot named `name`, or -1. */
 int directory_attr_slot(const directory *d, const char *name);
-/* Names (or renames) a slot; values in the slot are kept. Returns 0, -EEXIST if another
+/* Names (or renames) a slot; values in the slot are kept. NULL unnames it (values kept:
+** used while two slots swap names). Returns 0, -EEXIST if another
 ** slot has this name, -EINVAL for a bad slot, -ENOMEM. */
 int directory_set_attr_name(directory *d, int slot, const char *name);
 
