@@ -154,6 +154,7 @@ struct conn_hub {
   bool timer_armed, kick_active, stopping, finished;
   uint64_t armed_at;
   unsigned handles_closing;  /* listeners, sweep and kick being closed during shutdown */
+  unsigned delivering;       /* inside on_data: rbuf may be in use, no flush now */
   net_link conns, dirty, tqs;
   size_t count;
   listener *listeners;
@@ -608,7 +609,9 @@ static void keep_input(conn *c, const char *p, size_t n) {
 ** should get no more input for now (paused, kept bytes, closing). */
 static bool deliver(conn *c, const char *p, size_t n) {
   uint32_t gen = c->gen;
+  c->hub->delivering++;
   size_t used = c->h->on_data(c, p, n);
+  c->hub->delivering--;
   if (c->closed || c->closing_after) return false;
   if (used < n) {
     keep_input(c, p + used, n - used);
@@ -623,18 +626,22 @@ static bool deliver(conn *c, const char *p, size_t n) {
   return !c->paused;
 }
 
-/* At flush: the kept bytes first, then anything SSL still buffers. */
+/* At flush: the kept bytes first, then anything SSL still buffers. A handler swapped
+** meanwhile sets resume again, and its share is delivered in this same pass. */
 static void deliver_kept(conn *c) {
-  c->resume = false;
-  while (c->kept && !c->paused && !conn_is_closing(c)) {
-    char *k = c->kept;
-    size_t off = c->kept_off, n = c->kept_len - off;
-    c->kept = NULL; /* detached: deliver() may keep a new remainder */
-    c->kept_off = c->kept_len = 0;
-    deliver(c, k + off, n);
-    free(k);
+  while (c->resume && !conn_is_closing(c)) {
+    c->resume = false;
+    while (c->kept && !c->paused && !conn_is_closing(c)) {
+      char *k = c->kept;
+      size_t off = c->kept_off, n = c->kept_len - off;
+      c->kept = NULL; /* detached: deliver() may keep a new remainder */
+      c->kept_off = c->kept_len = 0;
+      deliver(c, k + off, n);
+      free(k);
+    }
+    if (c->ssl && c->tls_more && !c->paused && !c->kept && !conn_is_closing(c)) tls_pump(c);
   }
-  if (c->ssl && c->tls_more && !c->paused && !c->kept && !conn_is_closing(c)) tls_pump(c);
+  c->resume = false;
   conn_update_reading(c);
 }
 
@@ -916,6 +923,9 @@ static void flush_one(conn *c) {
 }
 
 void conn_hub_flush(conn_hub *hub) {
+  /* Called from inside on_data, a flush could decrypt into the shared read buffer the
+  ** caller is still parsing; the dirty connections wait for the owner's next flush. */
+  if (hub->delivering) return;
   /* A connection stays listed while it is flushed, so output it queues meanwhile is
   ** written by this same pass; connections dirtied by it are appended and seen too. */
   while (!link_empty(&hub->dirty)) {

@@ -577,6 +577,7 @@ static void http_on_close(conn *c) {
     if (req->answered || req->internal) {
       req_free(req);
     } else if (srv->o.on_abandon) {
+      req->answered = true; /* an http_respond from inside on_abandon is a no-op */
       srv->o.on_abandon(req, srv->o.ctx);
       req_free(req);
     }

@@ -60,6 +60,8 @@ struct server_fx {
 typedef struct deferred {
   uv_timer_t timer;
   http_request *req; /* NULL once abandoned */
+  server_fx *fx;
+  bool takeover;     /* take the connection over instead of echoing */
 } deferred;
 
 static char tmpdir[64];
@@ -88,27 +90,21 @@ static void echo(http_request *req) {
 
 static void deferred_closed(uv_handle_t *h) { free(h->data); }
 
-static void deferred_fire(uv_timer_t *t) {
-  deferred *d = t->data;
-  if (d->req) {
-    http_request_set_data(d->req, NULL);
-    echo(d->req);
-  }
-  uv_close((uv_handle_t *)t, deferred_closed);
+static const conn_handler raw_echo;
+
+/* One buffer, one reference per receiving connection: how a frame will be fanned out. */
+static void broadcast(conn_hub *hub, const char *text) {
+  net_buf *b = net_buf_copy(text, strlen(text));
+  for (conn *c = conn_hub_first(hub); c; c = conn_next(c))
+    if (conn_get_handler(c) == &raw_echo) conn_write_buf(c, net_buf_ref(b));
+  net_buf_unref(b);
 }
 
-static void defer_answer(server_fx *fx, http_request *req, uint64_t ms) {
-  deferred *d = calloc(1, sizeof *d);
-  d->req = req;
-  d->timer.data = d;
-  http_request_set_data(req, d);
-  uv_timer_init(&fx->loop, &d->timer);
-  uv_timer_start(&d->timer, deferred_fire, ms, 0);
-}
-
-/* A protocol that echoes raw bytes: what a WebSocket module will be after a takeover. */
+/* A protocol that echoes raw bytes: what a WebSocket module will be after a takeover.
+** "BCAST" is instead written once to every such connection. */
 static size_t raw_echo_data(conn *c, const char *data, size_t len) {
-  conn_write(c, data, len);
+  if (len == 5 && memcmp(data, "BCAST", 5) == 0) broadcast(conn_get_hub(c), "[shared frame]");
+  else conn_write(c, data, len);
   return len;
 }
 
@@ -137,6 +133,29 @@ static void take_over(server_fx *fx, http_request *req) {
   conn_read_start(c);
 }
 
+static void deferred_fire(uv_timer_t *t) {
+  deferred *d = t->data;
+  if (d->req) {
+    http_request_set_data(d->req, NULL);
+    if (d->takeover) take_over(d->fx, d->req);
+    else echo(d->req);
+  }
+  uv_close((uv_handle_t *)t, deferred_closed);
+}
+
+static void defer(server_fx *fx, http_request *req, uint64_t ms, bool takeover) {
+  deferred *d = calloc(1, sizeof *d);
+  d->req = req;
+  d->fx = fx;
+  d->takeover = takeover;
+  d->timer.data = d;
+  http_request_set_data(req, d);
+  uv_timer_init(&fx->loop, &d->timer);
+  uv_timer_start(&d->timer, deferred_fire, ms, 0);
+}
+
+static void defer_answer(server_fx *fx, http_request *req, uint64_t ms) { defer(fx, req, ms, false); }
+
 static void on_request(http_request *req, void *ctx) {
   server_fx *fx = ctx;
   const char *path = http_request_path(req);
@@ -150,6 +169,8 @@ static void on_request(http_request *req, void *ctx) {
     http_server_shutdown(fx->srv, on_done, fx);
   } else if (strcmp(path, "/upgrade") == 0) {
     take_over(fx, req);
+  } else if (strcmp(path, "/upgrade-later") == 0) {
+    defer(fx, req, 50, true);
   } else if (strcmp(path, "/refuse-upgrade") == 0) {
     http_respond(req, 403, NULL, "{\"no\":1}", 8);
   } else if (strncmp(path, "/big/", 5) == 0) {
@@ -587,6 +608,23 @@ static void test_431_headers_too_large(void **state) {
   assert_int_equal(r.status, 200);
   resp_clear(&r);
   cl_close(cl);
+  /* exactly 16384 bytes of head (request line, headers, blank line) pass; one more fails */
+  size_t base = strlen("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \r\n\r\n");
+  for (int extra = 0; extra < 2; extra++) {
+    cl = cl_connect(fx->port);
+    req = big_header_request(16384 - base + (size_t)extra);
+    assert_int_equal(strlen(req), 16384 + (size_t)extra);
+    cl_sends(cl, req);
+    free(req);
+    if (extra) {
+      expect_error(cl, 431, "exceed 16384 bytes");
+    } else {
+      assert_int_equal(cl_response(cl, &r), 0);
+      assert_int_equal(r.status, 200);
+      resp_clear(&r);
+    }
+    cl_close(cl);
+  }
   /* 17 KiB in one write */
   cl = cl_connect(fx->port);
   req = big_header_request(17 * 1024);
@@ -603,7 +641,7 @@ static void test_431_headers_too_large(void **state) {
   free(req);
   expect_error(cl, 431, "exceed 16384 bytes");
   cl_close(cl);
-  assert_int_equal(atomic_load(&fx->requests), 1);
+  assert_int_equal(atomic_load(&fx->requests), 2);
   server_stop(fx);
 }
 
@@ -895,25 +933,41 @@ static void test_shutdown_answers_in_flight(void **state) {
   server_stop(fx);
 }
 
+static void cl_expect(client *cl, const char *want) {
+  while (cl->len < strlen(want)) assert_true(cl_fill(cl) > 0);
+  assert_string_equal(cl->buf, want);
+  cl->len = 0;
+  cl->buf[0] = '\0';
+}
+
+static client *upgraded_client(server_fx *fx, bool tls, const char *path) {
+  char req[256];
+  client *cl = tls ? cl_connect_tls(fx->tls_port) : cl_connect(fx->port);
+  /* the bytes after the request belong to the next protocol */
+  snprintf(req, sizeof req,
+           "GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nHELLO", path);
+  cl_sends(cl, req);
+  cl_expect(cl, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\n\r\nHELLO");
+  return cl;
+}
+
 static void test_upgrade_takeover(void **state) {
   (void)state;
   server_fx *fx = server_start(no_limits, true);
-  for (int tls = 0; tls < 2; tls++) {
-    client *cl = tls ? cl_connect_tls(fx->tls_port) : cl_connect(fx->port);
-    /* the bytes after the request belong to the next protocol */
-    cl_sends(cl, "GET /upgrade HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nHELLO");
-    const char *want = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\n\r\nHELLO";
-    while (cl->len < strlen(want)) assert_true(cl_fill(cl) > 0);
-    assert_string_equal(cl->buf, want);
-    cl->len = 0;
-    cl_sends(cl, "more bytes");
-    while (cl->len < 10) assert_true(cl_fill(cl) > 0);
-    assert_string_equal(cl->buf, "more bytes");
-    cl_close(cl);
+  /* taken over inside on_request (plain, TLS) and from a timer 50 ms later */
+  client *cls[3] = {upgraded_client(fx, false, "/upgrade"), upgraded_client(fx, true, "/upgrade"),
+                    upgraded_client(fx, false, "/upgrade-later")};
+  for (int i = 0; i < 3; i++) {
+    cl_sends(cls[i], "more bytes");
+    cl_expect(cls[i], "more bytes");
   }
+  /* one shared buffer written to every taken-over connection */
+  cl_sends(cls[1], "BCAST");
+  for (int i = 0; i < 3; i++) cl_expect(cls[i], "[shared frame]");
+  for (int i = 0; i < 3; i++) cl_close(cls[i]);
   int64_t end = now_ms() + 3000;
-  while (atomic_load(&fx->echo_closed) < 2 && now_ms() < end) sleep_ms(5);
-  assert_int_equal(atomic_load(&fx->echo_closed), 2);
+  while (atomic_load(&fx->echo_closed) < 3 && now_ms() < end) sleep_ms(5);
+  assert_int_equal(atomic_load(&fx->echo_closed), 3);
   /* a refused upgrade is answered and closed */
   client *cl = cl_connect(fx->port);
   cl_sends(cl, "GET /refuse-upgrade HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nJUNK");
