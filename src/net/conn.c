@@ -605,25 +605,21 @@ static void keep_input(conn *c, const char *p, size_t n) {
   c->kept_len = (uint32_t)(have + n);
 }
 
-/* Hands bytes to the handler; keeps what it leaves. Returns false if the connection
-** should get no more input for now (paused, kept bytes, closing). */
-static bool deliver(conn *c, const char *p, size_t n) {
+/* Hands bytes to the handler and keeps what it leaves. */
+static void deliver(conn *c, const char *p, size_t n) {
   uint32_t gen = c->gen;
   c->hub->delivering++;
   size_t used = c->h->on_data(c, p, n);
   c->hub->delivering--;
-  if (c->closed || c->closing_after) return false;
-  if (used < n) {
-    keep_input(c, p + used, n - used);
-    if (c->closed) return false;
-    if (gen == c->gen) c->paused = true; /* an unchanged handler that stops short waits */
-    else if (!c->paused) {
-      c->resume = true; /* a new handler or a restart: the rest goes at the next flush */
-      mark_dirty(c);
-    }
-    return false;
+  if (c->closed || c->closing_after || used >= n) return;
+  keep_input(c, p + used, n - used);
+  if (c->closed) return;
+  if (gen == c->gen) {
+    c->paused = true; /* an unchanged handler that stops short waits for read_start */
+  } else if (!c->paused) {
+    c->resume = true; /* a new handler or a restart: the rest goes at the next flush */
+    mark_dirty(c);
   }
-  return !c->paused;
 }
 
 /* At flush: the kept bytes first, then anything SSL still buffers. A handler swapped
@@ -696,10 +692,17 @@ static void tls_trim(conn *c, bool rbio) {
   else SSL_set0_wbio(c->ssl, nb);
 }
 
+static void drop_plain(conn *c) {
+  while (!segq_empty(&c->plain)) {
+    c->queued -= segq_front(&c->plain)->len;
+    segq_pop(&c->plain);
+  }
+}
+
 static void tls_fail(conn *c) {
   ERR_clear_error();
   c->tls_failed = true;
-  segq_clear(&c->plain);
+  drop_plain(c);
   conn_close_after_flush(c); /* sends the alert SSL left in the wbio, if any */
 }
 
@@ -753,16 +756,14 @@ static void tls_encrypt(conn *c) {
       ERR_clear_error();
     }
   } else if (c->closing_after) {
-    while (!segq_empty(&c->plain)) {
-      c->queued -= segq_front(&c->plain)->len;
-      segq_pop(&c->plain);
-    }
+    drop_plain(c); /* no session to send it in */
   }
   BIO *wbio = SSL_get_wbio(ssl);
   size_t pend = BIO_ctrl_pending(wbio);
   if (pend == 0) return;
   net_buf *b = net_buf_new(pend);
-  if (!b || BIO_read(wbio, b->data, (int)pend) != (int)pend || segq_push(&c->wire, b, (uint32_t)pend) != 0) {
+  if (!b || BIO_read(wbio, b->data, (int)pend) != (int)pend ||
+      segq_push(&c->wire, b, (uint32_t)pend) != 0) {
     net_buf_unref(b);
     conn_close(c);
     return;

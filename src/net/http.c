@@ -73,8 +73,8 @@ struct http_conn {
   http_request *head, *tail;
   unsigned inflight;       /* entries in the FIFO */
   size_t head_bytes;       /* request line + headers of the coming request so far */
-  int fail;                /* status a parser callback asked for; -1: out of memory */
-  char fail_why[128];
+  int fail;                /* status a parser callback asked for (why: srv->fail_why);
+                              -1: out of memory */
   bool in_head;            /* between message begin and headers complete */
   bool complete;           /* cur is complete and waits to be handed to the owner */
   bool stopped;            /* no more requests are read on this connection */
@@ -88,6 +88,7 @@ struct http_server {
   http_limits lim;
   conn_hub *hub;
   conn_tq req_tq, idle_tq;
+  char fail_why[128];      /* the ErrorInfo being built (one loop: no sharing issue) */
   bool shutting_down;
   void (*done)(void *);
   void *done_ctx;
@@ -149,7 +150,7 @@ static int cb_fail(http_conn *hc, int status, const char *fmt, ...) {
   va_list ap;
   hc->fail = status;
   va_start(ap, fmt);
-  vsnprintf(hc->fail_why, sizeof hc->fail_why, fmt, ap);
+  vsnprintf(hc->srv->fail_why, sizeof hc->srv->fail_why, fmt, ap);
   va_end(ap);
   return -1;
 }
@@ -469,18 +470,19 @@ static void http_fail(http_conn *hc, int status, const char *why) {
 }
 
 static void fail_parse(http_conn *hc, enum http_errno e) {
+  char *why = hc->srv->fail_why;
+  size_t cap = sizeof hc->srv->fail_why;
   if (hc->fail == -1) {
     conn_close(hc->c);
   } else if (hc->fail) {
-    http_fail(hc, hc->fail, hc->fail_why);
+    http_fail(hc, hc->fail, why);
   } else if (e == HPE_HEADER_OVERFLOW) {
-    snprintf(hc->fail_why, sizeof hc->fail_why, "request line and headers exceed %zu bytes",
+    snprintf(why, cap, "request line and headers exceed %zu bytes",
              hc->srv->lim.max_header_bytes);
-    http_fail(hc, 431, hc->fail_why);
+    http_fail(hc, 431, why);
   } else {
-    snprintf(hc->fail_why, sizeof hc->fail_why, "malformed HTTP request: %s",
-             http_errno_description(e));
-    http_fail(hc, 400, hc->fail_why);
+    snprintf(why, cap, "malformed HTTP request: %s", http_errno_description(e));
+    http_fail(hc, 400, why);
   }
 }
 
@@ -524,9 +526,10 @@ static size_t http_on_data(conn *c, const char *data, size_t len) {
       /* A run that ends the head stops before its last LF; count that byte here. */
       hc->head_bytes += n + (hc->cur && !hc->in_head ? 1 : 0);
       if (hc->head_bytes > lim->max_header_bytes) {
-        snprintf(hc->fail_why, sizeof hc->fail_why,
-                 "request line and headers exceed %zu bytes", lim->max_header_bytes);
-        http_fail(hc, 431, hc->fail_why);
+        char *why = hc->srv->fail_why;
+        snprintf(why, sizeof hc->srv->fail_why, "request line and headers exceed %zu bytes",
+                 lim->max_header_bytes);
+        http_fail(hc, 431, why);
         break;
       }
     }

@@ -69,7 +69,10 @@ int http_server_new(http_server **out, const http_server_options *opts);
 int http_server_listen(http_server *srv, const char *host, int port, SSL_CTX *tls,
                        int *bound_port);
 
-/* Writes every response queued since the last flush. Call once per loop turn. */
+/* Writes every response queued since the last flush. Call once per loop turn, from a
+** uv_check handle (not from inside on_request: it would do nothing there). While
+** answers wait for it, the server keeps the loop from sleeping, so answers given in a
+** timer callback still leave in that same turn. */
 void http_server_flush(http_server *srv);
 
 /*

@@ -3,8 +3,9 @@
 **
 ** Guarantees: the context serves TLS 1.2 and 1.3 only, with OpenSSL's default cipher
 ** lists, no renegotiation, ALPN "http/1.1" when the client offers it, and
-** SSL_MODE_RELEASE_BUFFERS (an idle connection gives its record buffers back). It is returned only if the certificate chain and the key load and the
-** key matches the certificate; otherwise err holds one line saying which file and why.
+** SSL_MODE_RELEASE_BUFFERS (an idle connection gives its record buffers back). It is
+** returned only if the certificate chain and the key load and the key matches the
+** certificate; otherwise err holds one line saying which file and why.
 */
 #include "net/http.h"
 

@@ -154,7 +154,9 @@ static void defer(server_fx *fx, http_request *req, uint64_t ms, bool takeover) 
   uv_timer_start(&d->timer, deferred_fire, ms, 0);
 }
 
-static void defer_answer(server_fx *fx, http_request *req, uint64_t ms) { defer(fx, req, ms, false); }
+static void defer_answer(server_fx *fx, http_request *req, uint64_t ms) {
+  defer(fx, req, ms, false);
+}
 
 static void on_request(http_request *req, void *ctx) {
   server_fx *fx = ctx;
@@ -269,7 +271,9 @@ static void server_stop(server_fx *fx) {
   free(fx);
 }
 
-static void count_conns(server_fx *fx, void *arg) { *(size_t *)arg = http_server_connections(fx->srv); }
+static void count_conns(server_fx *fx, void *arg) {
+  *(size_t *)arg = http_server_connections(fx->srv);
+}
 
 static size_t server_conns(server_fx *fx) {
   size_t n;
@@ -547,7 +551,8 @@ static void test_pipeline_limit(void **state) {
   server_fx *fx = server_start(lim, false);
   client *cl = cl_connect(fx->port);
   char reqs[2048] = "";
-  static const char *const paths[] = {"/defer/30", "/defer/10", "/a", "/defer/20", "/b", "/c", "/defer/5"};
+  static const char *const paths[] = {"/defer/30", "/defer/10", "/a",      "/defer/20",
+                                      "/b",        "/c",        "/defer/5"};
   for (int i = 0; i < 7; i++) {
     char one[128];
     snprintf(one, sizeof one, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", paths[i]);
@@ -818,7 +823,8 @@ static void test_large_response(void **state) {
   server_fx *fx = server_start(no_limits, true);
   for (int tls = 0; tls < 2; tls++) {
     client *cl = tls ? cl_connect_tls(fx->tls_port) : cl_connect(fx->port);
-    cl_sends(cl, "GET /big/6000000 HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+    cl_sends(cl, "GET /big/6000000 HTTP/1.1\r\nHost: x\r\n\r\n"
+                 "GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
     sleep_ms(100); /* let the socket buffer fill: the rest waits in a uv_write */
     response r;
     assert_int_equal(cl_response(cl, &r), 0);
@@ -970,7 +976,8 @@ static void test_upgrade_takeover(void **state) {
   assert_int_equal(atomic_load(&fx->echo_closed), 3);
   /* a refused upgrade is answered and closed */
   client *cl = cl_connect(fx->port);
-  cl_sends(cl, "GET /refuse-upgrade HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nJUNK");
+  cl_sends(cl, "GET /refuse-upgrade HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\n"
+               "Connection: Upgrade\r\n\r\nJUNK");
   response r;
   assert_int_equal(cl_response(cl, &r), 0);
   assert_int_equal(r.status, 403);
