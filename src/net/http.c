@@ -14,6 +14,11 @@
 ** - With max_pipelined requests in flight, reading pauses; unparsed bytes stay in the
 **   connection (conn keeps them) and parsing resumes at the first flush after an answer.
 ** - on_request and on_abandon are never called from inside an http_* call the owner made.
+** Decisions: the head limit counts every byte from the request line through the blank
+** line that ends the headers. A peer's EOF counts as the peer going away (no HTTP
+** half-close): its unanswered requests are abandoned. Errors the server answers itself
+** close the connection after a lingering drain, so the client reads the answer even if
+** it was still sending (e.g. a body past the 413).
 ** How: the parser is paused at the end of every head and every message, so each
 ** http_parser_execute() run covers bytes of one phase (exact head counting) and a
 ** complete request is handed to the owner outside the parser's callbacks.
