@@ -8,10 +8,14 @@
 ** the uncommitted turn. If SQLite itself aborts the turn transaction after an error (disk
 ** full, I/O error), the turn is reported lost by the next write and by store_commit — it is
 ** never silently replaced by a fresh transaction.
+** Push bitmaps are stored as CRoaring portable blobs; on load each blob is checked against
+** the format before CRoaring sees it, so a damaged blob is an error with a reason, never an
+** out-of-bounds read or a bitmap whose internals lie (CRoaring 0.2.66 trusts them).
 */
 #include "store/store.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -46,6 +50,16 @@ static const struct schema_step {
         "value TEXT NOT NULL, PRIMARY KEY(uid, slot)) WITHOUT ROWID"},
     {1, "CREATE TABLE IF NOT EXISTS user_tags(id INTEGER PRIMARY KEY, uid INTEGER NOT NULL, "
         "tag TEXT NOT NULL, UNIQUE(uid, tag))"},
+    /* Version 2: pushes (one row per push, bitmaps as portable roaring blobs) and the
+    ** retry window's (sender, MsgRandom) records, swept by time through their index. */
+    {2, "CREATE TABLE IF NOT EXISTS pushes(seq INTEGER PRIMARY KEY, "
+        "task_id TEXT NOT NULL UNIQUE, msg_random INTEGER, sender TEXT, created_at INTEGER, "
+        "expires_at INTEGER, fanout_done_at INTEGER, online_at_push INTEGER, state INTEGER, "
+        "msg_json TEXT, audience BLOB, delivered BLOB)"},
+    {2, "CREATE TABLE IF NOT EXISTS push_retries(sender TEXT, msg_random INTEGER, "
+        "task_id TEXT NOT NULL, created_at INTEGER NOT NULL, "
+        "PRIMARY KEY(sender, msg_random)) WITHOUT ROWID"},
+    {2, "CREATE INDEX IF NOT EXISTS push_retries_by_time ON push_retries(created_at)"},
 };
 #define SCHEMA_VERSION (schema_steps[ARRAY_LEN(schema_steps) - 1].version)
 
@@ -83,7 +97,22 @@ static const struct schema_step {
   X(ST_LOAD_ACCOUNTS, "SELECT uid, user_id FROM accounts ORDER BY uid")                   \
   X(ST_LOAD_ATTR_NAMES, "SELECT slot, name FROM attr_names ORDER BY slot")                \
   X(ST_LOAD_USER_ATTRS, "SELECT uid, slot, value FROM user_attrs ORDER BY uid, slot")     \
-  X(ST_LOAD_USER_TAGS, "SELECT uid, tag FROM user_tags ORDER BY id")
+  X(ST_LOAD_USER_TAGS, "SELECT uid, tag FROM user_tags ORDER BY id")                     \
+  X(ST_PUT_PUSH, "INSERT INTO pushes(seq, task_id, msg_random, sender, created_at, "      \
+                 "expires_at, fanout_done_at, online_at_push, state, msg_json, audience, " \
+                 "delivered) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")  \
+  X(ST_PUT_PUSH_DELIVERED, "UPDATE pushes SET delivered = ?2 WHERE seq = ?1")             \
+  X(ST_PUT_PUSH_STATE, "UPDATE pushes SET state = ?2, fanout_done_at = ?3 WHERE seq = ?1") \
+  X(ST_DEL_PUSH, "DELETE FROM pushes WHERE seq = ?1")                                     \
+  X(ST_PUT_RETRY, "INSERT INTO push_retries(sender, msg_random, task_id, created_at) "    \
+                  "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(sender, msg_random) DO UPDATE SET " \
+                  "task_id = excluded.task_id, created_at = excluded.created_at")         \
+  X(ST_DEL_RETRIES_BEFORE, "DELETE FROM push_retries WHERE created_at < ?1")              \
+  X(ST_LOAD_PUSHES, "SELECT seq, task_id, msg_random, sender, created_at, expires_at, "   \
+                    "fanout_done_at, online_at_push, state, msg_json, audience, delivered " \
+                    "FROM pushes ORDER BY seq")                                           \
+  X(ST_LOAD_RETRIES, "SELECT sender, msg_random, task_id, created_at FROM push_retries "  \
+                     "ORDER BY created_at")
 
 enum stmt_id {
 #define AS_ENUM(id, sql) id,
@@ -386,8 +415,9 @@ const char *store_errmsg(const store *s) { return s ? s->errmsg : "no store"; }
 
 /* --- load -------------------------------------------------------------------------------- */
 
-/* Turns one result row into one loader callback; returns the callback's verdict. */
-typedef int (*row_to_callback)(const store_loader *l, sqlite3_stmt *st);
+/* Turns one result row into one loader callback; returns the callback's verdict. `loader`
+** is the table's loader: a store_loader, or a push_loading for the push tables. */
+typedef int (*row_to_callback)(const void *loader, sqlite3_stmt *st);
 
 static uint32_t column_uid(sqlite3_stmt *st, int col) {
   return (uint32_t)sqlite3_column_int64(st, col);
@@ -398,29 +428,33 @@ static const char *column_text(sqlite3_stmt *st, int col) {
   return (const char *)sqlite3_column_text(st, col);
 }
 
-static int row_account(const store_loader *l, sqlite3_stmt *st) {
+static int row_account(const void *loader, sqlite3_stmt *st) {
+  const store_loader *l = loader;
   const char *user_id = column_text(st, 1);
   return user_id ? l->account(l->ctx, column_uid(st, 0), user_id) : -ENOMEM;
 }
 
-static int row_attr_name(const store_loader *l, sqlite3_stmt *st) {
+static int row_attr_name(const void *loader, sqlite3_stmt *st) {
+  const store_loader *l = loader;
   const char *name = column_text(st, 1);
   return name ? l->attr_name(l->ctx, sqlite3_column_int(st, 0), name) : -ENOMEM;
 }
 
-static int row_user_attr(const store_loader *l, sqlite3_stmt *st) {
+static int row_user_attr(const void *loader, sqlite3_stmt *st) {
+  const store_loader *l = loader;
   const char *value = column_text(st, 2);
   return value ? l->user_attr(l->ctx, column_uid(st, 0), sqlite3_column_int(st, 1), value)
                : -ENOMEM;
 }
 
-static int row_user_tag(const store_loader *l, sqlite3_stmt *st) {
+static int row_user_tag(const void *loader, sqlite3_stmt *st) {
+  const store_loader *l = loader;
   const char *tag = column_text(st, 1);
   return tag ? l->user_tag(l->ctx, column_uid(st, 0), tag) : -ENOMEM;
 }
 
 /* One SELECT per table, rows handed over as they are read: nothing is buffered. */
-static int stream_rows(store *s, enum stmt_id id, const store_loader *l, row_to_callback fn) {
+static int stream_rows(store *s, enum stmt_id id, const void *l, row_to_callback fn) {
   sqlite3_stmt *st = s->stmt[id];
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -596,6 +630,377 @@ int store_meta_get(store *s, const char *key, char *value, size_t valuelen) {
   }
   stmt_done(st);
   return ret;
+}
+
+/* --- push bitmaps as portable roaring blobs ----------------------------------------------
+** The format (RoaringFormatSpec, little-endian): a cookie, then per container a 16-bit key
+** and cardinality-1, then (unless the cookie says "runs" and there are fewer than 4
+** containers) a 32-bit byte offset per container, then the containers: a run container is
+** a run count and (start, length-1) pairs, else more than 4096 values make an 8 KiB bitset
+** and fewer a sorted array of 16-bit values.
+** CRoaring's deserialize_safe checks lengths only; this check also makes sure the contents
+** keep the invariants CRoaring relies on later (ordered keys and values, runs inside the
+** 16-bit range, a bitset's stored cardinality equal to its bits), so a damaged blob never
+** becomes a bitmap that misbehaves long after loading.
+*/
+#define ROARING_COOKIE_RUNS 12347u
+#define ROARING_COOKIE_NO_RUNS 12346u
+#define ROARING_OFFSETS_FROM 4u     /* run-cookie blobs with fewer containers omit offsets */
+#define ROARING_MAX_CONTAINERS 65536u
+#define ROARING_ARRAY_MAX 4096u
+#define ROARING_BITSET_BYTES 8192u
+
+typedef struct blob_reader {
+  const unsigned char *buf;
+  size_t len;
+  size_t pos;
+} blob_reader;
+
+static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+
+static uint32_t le32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Points *at to the next n bytes and moves past them; false if fewer remain. */
+static bool take(blob_reader *r, size_t n, const unsigned char **at) {
+  if (r->len - r->pos < n)
+    return false;
+  *at = r->buf + r->pos;
+  r->pos += n;
+  return true;
+}
+
+static const char *check_run_container(blob_reader *r, uint32_t cardinality) {
+  const unsigned char *at;
+  if (!take(r, 2, &at))
+    return "truncated run container";
+  uint32_t n_runs = le16(at);
+  if (n_runs == 0)
+    return "empty run container";
+  if (!take(r, (size_t)n_runs * 4, &at))
+    return "truncated run container";
+  uint32_t total = 0;
+  int64_t previous_end = -1;
+  for (uint32_t i = 0; i < n_runs; i++) {
+    uint32_t start = le16(at + 4 * i), extra = le16(at + 4 * i + 2);
+    if ((int64_t)start <= previous_end || start + extra > 0xFFFFu)
+      return "runs overlap, are out of order or leave the container";
+    previous_end = start + extra;
+    total += extra + 1;
+  }
+  return total == cardinality ? NULL : "run lengths disagree with the cardinality";
+}
+
+static const char *check_bitset_container(blob_reader *r, uint32_t cardinality) {
+  const unsigned char *at;
+  if (!take(r, ROARING_BITSET_BYTES, &at))
+    return "truncated bitset container";
+  uint32_t bits = 0;
+  for (size_t i = 0; i < ROARING_BITSET_BYTES; i++)
+    bits += (uint32_t)__builtin_popcount(at[i]);
+  return bits == cardinality ? NULL : "bitset bits disagree with the cardinality";
+}
+
+static const char *check_array_container(blob_reader *r, uint32_t cardinality) {
+  const unsigned char *at;
+  if (!take(r, (size_t)cardinality * 2, &at))
+    return "truncated array container";
+  for (uint32_t i = 1; i < cardinality; i++)
+    if (le16(at + 2 * i) <= le16(at + 2 * (i - 1)))
+      return "array values out of order";
+  return NULL;
+}
+
+/* NULL when buf[0..len) is exactly one well-formed portable bitmap, else the reason. */
+static const char *roaring_blob_problem(const unsigned char *buf, size_t len) {
+  blob_reader r = {buf, len, 0};
+  const unsigned char *at, *run_flags = NULL, *headers, *offsets = NULL;
+  if (!take(&r, 4, &at))
+    return "shorter than a cookie";
+  uint32_t cookie = le32(at), n;
+  bool has_runs = (cookie & 0xFFFFu) == ROARING_COOKIE_RUNS;
+  if (has_runs) {
+    n = (cookie >> 16) + 1;
+    if (!take(&r, (n + 7) / 8, &run_flags))
+      return "truncated header";
+  } else if (cookie == ROARING_COOKIE_NO_RUNS) {
+    if (!take(&r, 4, &at))
+      return "truncated header";
+    n = le32(at);
+    if (n > ROARING_MAX_CONTAINERS)
+      return "more containers than a 32-bit bitmap can have";
+  } else {
+    return "not a portable roaring bitmap (unknown cookie)";
+  }
+  if (!take(&r, (size_t)n * 4, &headers))
+    return "truncated header";
+  if ((!has_runs || n >= ROARING_OFFSETS_FROM) && !take(&r, (size_t)n * 4, &offsets))
+    return "truncated offsets";
+
+  for (uint32_t k = 0; k < n; k++) {
+    uint32_t key = le16(headers + 4 * k), cardinality = le16(headers + 4 * k + 2) + 1;
+    if (k > 0 && key <= le16(headers + 4 * (k - 1)))
+      return "container keys out of order";
+    if (offsets && le32(offsets + 4 * k) != r.pos)
+      return "container offset does not match its position";
+    bool is_run = has_runs && (run_flags[k / 8] >> (k % 8)) & 1;
+    const char *why = is_run                           ? check_run_container(&r, cardinality)
+                      : cardinality > ROARING_ARRAY_MAX ? check_bitset_container(&r, cardinality)
+                                                        : check_array_container(&r, cardinality);
+    if (why)
+      return why;
+  }
+  return r.pos == len ? NULL : "trailing bytes after the bitmap";
+}
+
+/* A bitmap serialised for a BLOB column; data NULL stands for SQL NULL. */
+typedef struct blob {
+  char *data;
+  size_t len;
+} blob;
+
+/* Serialises a run-optimised copy of b (the caller's bitmap is const and stays as it is;
+** the copy costs about what serialising does). A NULL bitmap gives a NULL blob. */
+static int bitmap_to_blob(store *s, const roaring_bitmap_t *b, blob *out) {
+  *out = (blob){NULL, 0};
+  if (!b)
+    return 0;
+  roaring_bitmap_t *copy = roaring_bitmap_copy(b);
+  if (!copy)
+    return store_failed(s, -ENOMEM, "out of memory serialising a bitmap");
+  roaring_bitmap_run_optimize(copy);
+  size_t len = roaring_bitmap_portable_size_in_bytes(copy);
+  out->data = malloc(len);
+  if (out->data)
+    out->len = roaring_bitmap_portable_serialize(copy, out->data);
+  roaring_bitmap_free(copy);
+  return out->data ? 0 : store_failed(s, -ENOMEM, "out of memory serialising a bitmap");
+}
+
+static int bind_blob(sqlite3_stmt *st, int col, const blob *b) {
+  return b->data ? sqlite3_bind_blob64(st, col, b->data, b->len, SQLITE_STATIC)
+                 : sqlite3_bind_null(st, col);
+}
+
+/* Text that may be NULL (sender, msg_json); len < 0 means up to the NUL. */
+static int bind_text_or_null(sqlite3_stmt *st, int col, const char *text, int64_t len) {
+  if (!text)
+    return sqlite3_bind_null(st, col);
+  return len < 0 ? sqlite3_bind_text(st, col, text, -1, SQLITE_STATIC)
+                 : sqlite3_bind_text64(st, col, text, (sqlite3_uint64)len, SQLITE_STATIC,
+                                       SQLITE_UTF8);
+}
+
+/* SQLite integers are signed 64-bit; Seqs count up from 1 and never get near 2^63. */
+static int bind_seq(sqlite3_stmt *st, int col, uint64_t seq) {
+  return seq > INT64_MAX ? SQLITE_RANGE : sqlite3_bind_int64(st, col, (sqlite3_int64)seq);
+}
+
+/* --- pushes: writes -------------------------------------------------------------------- */
+
+static int insert_push(store *s, const store_push *p, const blob *audience,
+                       const blob *delivered) {
+  sqlite3_stmt *st = s->stmt[ST_PUT_PUSH];
+  if (bind_seq(st, 1, p->seq) || sqlite3_bind_text(st, 2, p->task_id, -1, SQLITE_STATIC) ||
+      sqlite3_bind_int64(st, 3, p->msg_random) || bind_text_or_null(st, 4, p->sender, -1) ||
+      sqlite3_bind_int64(st, 5, p->created_at) || sqlite3_bind_int64(st, 6, p->expires_at) ||
+      sqlite3_bind_int64(st, 7, p->fanout_done_at) ||
+      sqlite3_bind_int64(st, 8, (sqlite3_int64)p->online_at_push) ||
+      sqlite3_bind_int(st, 9, p->state) ||
+      bind_text_or_null(st, 10, p->msg_json, (int64_t)p->msg_len) ||
+      bind_blob(st, 11, audience) || bind_blob(st, 12, delivered))
+    return bind_failed(s, ST_PUT_PUSH);
+  int rc = sqlite3_step(st);
+  int ret = 0;
+  if ((rc & 0xff) == SQLITE_CONSTRAINT)
+    ret = store_failed(s, -EEXIST, "put_push: the seq or the TaskId is already stored");
+  else if (rc != SQLITE_DONE)
+    ret = sql_failed(s, stmt_name[ST_PUT_PUSH]);
+  stmt_done(st);
+  return ret;
+}
+
+int store_put_push(store *s, const store_push *p) {
+  if (!p->task_id)
+    return store_failed(s, -EINVAL, "put_push: TaskId is NULL");
+  if (p->seq > INT64_MAX)
+    return store_failed(s, -EINVAL, "put_push: seq beyond 2^63");
+  blob audience, delivered = {NULL, 0};
+  int rc = bitmap_to_blob(s, p->audience, &audience);
+  if (rc == 0)
+    rc = bitmap_to_blob(s, p->delivered, &delivered);
+  if (rc == 0)
+    rc = ensure_turn(s);
+  if (rc == 0)
+    rc = insert_push(s, p, &audience, &delivered);
+  free(audience.data);
+  free(delivered.data);
+  return rc;
+}
+
+/* Runs an UPDATE of one push whose ?1 is bound to seq; -ENOENT when no row has it. */
+static int update_push_row(store *s, enum stmt_id id, uint64_t seq) {
+  int rc = step_done(s, id);
+  if (rc == 0 && sqlite3_changes(s->db) == 0) {
+    snprintf(s->errmsg, sizeof s->errmsg, "%s: no push with seq %" PRIu64, stmt_name[id], seq);
+    rc = -ENOENT;
+  }
+  return rc;
+}
+
+int store_put_push_delivered(store *s, uint64_t seq, const roaring_bitmap_t *delivered) {
+  blob b;
+  int rc = bitmap_to_blob(s, delivered, &b);
+  if (rc == 0)
+    rc = ensure_turn(s);
+  if (rc == 0) {
+    sqlite3_stmt *st = s->stmt[ST_PUT_PUSH_DELIVERED];
+    if (bind_seq(st, 1, seq) || bind_blob(st, 2, &b))
+      rc = bind_failed(s, ST_PUT_PUSH_DELIVERED);
+    else
+      rc = update_push_row(s, ST_PUT_PUSH_DELIVERED, seq);
+  }
+  free(b.data);
+  return rc;
+}
+
+int store_put_push_state(store *s, uint64_t seq, int state, int64_t fanout_done_at) {
+  int rc = ensure_turn(s);
+  if (rc)
+    return rc;
+  sqlite3_stmt *st = s->stmt[ST_PUT_PUSH_STATE];
+  if (bind_seq(st, 1, seq) || sqlite3_bind_int(st, 2, state) ||
+      sqlite3_bind_int64(st, 3, fanout_done_at))
+    return bind_failed(s, ST_PUT_PUSH_STATE);
+  return update_push_row(s, ST_PUT_PUSH_STATE, seq);
+}
+
+int store_del_push(store *s, uint64_t seq) {
+  int rc = ensure_turn(s);
+  if (rc)
+    return rc;
+  if (bind_seq(s->stmt[ST_DEL_PUSH], 1, seq))
+    return bind_failed(s, ST_DEL_PUSH);
+  return step_done(s, ST_DEL_PUSH);
+}
+
+int store_put_retry(store *s, const char *sender, uint32_t msg_random, const char *task_id,
+                    int64_t created_at) {
+  if (!sender || !task_id)
+    return store_failed(s, -EINVAL, "put_retry: sender or TaskId is NULL");
+  int rc = ensure_turn(s);
+  if (rc)
+    return rc;
+  sqlite3_stmt *st = s->stmt[ST_PUT_RETRY];
+  if (sqlite3_bind_text(st, 1, sender, -1, SQLITE_STATIC) ||
+      sqlite3_bind_int64(st, 2, msg_random) ||
+      sqlite3_bind_text(st, 3, task_id, -1, SQLITE_STATIC) ||
+      sqlite3_bind_int64(st, 4, created_at))
+    return bind_failed(s, ST_PUT_RETRY);
+  return step_done(s, ST_PUT_RETRY);
+}
+
+int store_del_retries_before(store *s, int64_t t) {
+  int rc = ensure_turn(s);
+  if (rc)
+    return rc;
+  if (sqlite3_bind_int64(s->stmt[ST_DEL_RETRIES_BEFORE], 1, t))
+    return bind_failed(s, ST_DEL_RETRIES_BEFORE);
+  return step_done(s, ST_DEL_RETRIES_BEFORE);
+}
+
+/* --- pushes: load ------------------------------------------------------------------------ */
+
+typedef struct push_loading {
+  store *s;
+  int (*push_cb)(void *ctx, const store_push *p);
+  int (*retry_cb)(void *ctx, const char *sender, uint32_t msg_random, const char *task_id,
+                  int64_t created_at);
+  void *ctx;
+} push_loading;
+
+/* A nullable text column: *out is NULL for SQL NULL; -ENOMEM if SQLite could not convert. */
+static int column_text_or_null(sqlite3_stmt *st, int col, const char **out) {
+  *out = NULL;
+  if (sqlite3_column_type(st, col) == SQLITE_NULL)
+    return 0;
+  *out = column_text(st, col);
+  return *out ? 0 : -ENOMEM;
+}
+
+/* Reads a bitmap column (NULL for SQL NULL). A blob that fails the format check is
+** -EBADMSG with the push, the column and the reason in errmsg. */
+static int column_bitmap(store *s, sqlite3_stmt *st, int col, uint64_t seq,
+                         roaring_bitmap_t **out) {
+  *out = NULL;
+  if (sqlite3_column_type(st, col) == SQLITE_NULL)
+    return 0;
+  const unsigned char *data = sqlite3_column_blob(st, col);
+  size_t len = (size_t)sqlite3_column_bytes(st, col);
+  if (!data && len > 0)
+    return -ENOMEM;
+  const char *why = data ? roaring_blob_problem(data, len) : "empty blob";
+  if (why) {
+    snprintf(s->errmsg, sizeof s->errmsg, "pushes: seq %" PRIu64 ": the %s blob is corrupt (%s)",
+             seq, sqlite3_column_name(st, col), why);
+    return -EBADMSG;
+  }
+  *out = roaring_bitmap_portable_deserialize_safe((const char *)data, len);
+  return *out ? 0 : -ENOMEM; /* the check passed, so only memory can be short */
+}
+
+static int row_push(const void *loader, sqlite3_stmt *st) {
+  const push_loading *l = loader;
+  store_push p = {
+      .seq = (uint64_t)sqlite3_column_int64(st, 0),
+      .task_id = column_text(st, 1),
+      .msg_random = (uint32_t)sqlite3_column_int64(st, 2),
+      .created_at = sqlite3_column_int64(st, 4),
+      .expires_at = sqlite3_column_int64(st, 5),
+      .fanout_done_at = sqlite3_column_int64(st, 6),
+      .online_at_push = (uint64_t)sqlite3_column_int64(st, 7),
+      .state = sqlite3_column_int(st, 8),
+  };
+  int rc = p.task_id ? 0 : -ENOMEM;
+  if (rc == 0)
+    rc = column_text_or_null(st, 3, &p.sender);
+  if (rc == 0)
+    rc = column_text_or_null(st, 9, &p.msg_json);
+  if (rc == 0 && p.msg_json)
+    p.msg_len = (size_t)sqlite3_column_bytes(st, 9);
+  if (rc == 0)
+    rc = column_bitmap(l->s, st, 10, p.seq, &p.audience);
+  if (rc == 0)
+    rc = column_bitmap(l->s, st, 11, p.seq, &p.delivered);
+  if (rc) {
+    if (p.audience)
+      roaring_bitmap_free(p.audience);
+    return rc;
+  }
+  return l->push_cb(l->ctx, &p); /* from here on the bitmaps are the callback's */
+}
+
+static int row_retry(const void *loader, sqlite3_stmt *st) {
+  const push_loading *l = loader;
+  const char *sender = column_text(st, 0), *task_id = column_text(st, 2);
+  if (!sender || !task_id) /* both NOT NULL: a NULL means SQLite ran out of memory */
+    return -ENOMEM;
+  return l->retry_cb(l->ctx, sender, (uint32_t)sqlite3_column_int64(st, 1), task_id,
+                     sqlite3_column_int64(st, 3));
+}
+
+int store_load_pushes(store *s, int (*push_cb)(void *ctx, const store_push *p),
+                      int (*retry_cb)(void *ctx, const char *sender, uint32_t msg_random,
+                                      const char *task_id, int64_t created_at),
+                      void *ctx) {
+  push_loading l = {s, push_cb, retry_cb, ctx};
+  int rc = 0;
+  if (push_cb)
+    rc = stream_rows(s, ST_LOAD_PUSHES, &l, row_push);
+  if (rc == 0 && retry_cb)
+    rc = stream_rows(s, ST_LOAD_RETRIES, &l, row_retry);
+  return rc;
 }
 
 /* --- savepoints and commit --------------------------------------------------------------- */

@@ -4,6 +4,10 @@
 ** What is kept: accounts (uid, UserID, Nick, FaceUrl), the attribute slot names, each
 ** account's attribute values and tags, and small meta values (schema version, ...).
 ** The in-memory directory is rebuilt from here on start (store_load).
+** Pushes with a lifetime are kept as ONE row each (message, times, and the audience and
+** delivered bitmaps as CRoaring portable blobs, run-optimised), never one row per
+** receiver; with them the (sender, MsgRandom) records of the retry window
+** (store_load_pushes rebuilds both).
 **
 ** Group commit: every store_put_* / store_del_* call joins the transaction of the current
 ** loop turn, opened lazily by the first such call; store_commit() ends it (the server
@@ -22,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <roaring/roaring.h>
 
 typedef struct store store;
 
@@ -60,6 +65,55 @@ int store_del_user_attr(store *s, uint32_t uid, int slot);
 int store_put_user_tag(store *s, uint32_t uid, const char *tag);
 int store_del_user_tag(store *s, uint32_t uid, const char *tag);
 int store_del_user_tags(store *s, uint32_t uid);
+
+/* --- pushes: the writes join the current turn's transaction like the mutations above ---
+** One stored push, as put and as loaded. The store knows nothing of what state means
+** (it is the core's push_state) and never changes the bitmaps it is given. */
+typedef struct store_push {
+  uint64_t seq;                /* the key; below 2^63 */
+  const char *task_id;         /* unique; never NULL */
+  uint32_t msg_random;
+  const char *sender;          /* NULL only if saved NULL */
+  int64_t created_at;          /* unix seconds */
+  int64_t expires_at;
+  int64_t fanout_done_at;      /* 0 while fanning out */
+  uint64_t online_at_push;
+  int state;
+  const char *msg_json;        /* NUL-terminated; NULL only if saved NULL */
+  size_t msg_len;              /* strlen(msg_json) */
+  roaring_bitmap_t *audience;  /* NULL only if saved NULL */
+  roaring_bitmap_t *delivered; /* NULL only if saved NULL */
+} store_push;
+
+/* Saves a new push. The bitmaps are written run-optimised (from a copy: p's own are not
+** touched). -EEXIST when the seq or the TaskId is already stored (a Seq handed out twice
+** is a caller bug worth hearing about); -EINVAL for a NULL task_id or a seq >= 2^63. */
+int store_put_push(store *s, const store_push *p);
+/* Replaces the delivered bitmap of push seq (batched ack flushes). -ENOENT if no such push. */
+int store_put_push_delivered(store *s, uint64_t seq, const roaring_bitmap_t *delivered);
+/* Sets the state and fanout_done_at of push seq. -ENOENT if no such push. */
+int store_put_push_state(store *s, uint64_t seq, int state, int64_t fanout_done_at);
+/* Deletes push seq (expired or revoked); a missing one is a no-op. */
+int store_del_push(store *s, uint64_t seq);
+/* Remembers that (sender, msg_random) made task_id at created_at, replacing an older
+** record of the same pair. */
+int store_put_retry(store *s, const char *sender, uint32_t msg_random, const char *task_id,
+                    int64_t created_at);
+/* Forgets the retry records made before t (created_at < t). */
+int store_del_retries_before(store *s, int64_t t);
+
+/* Streams the saved pushes in increasing seq to push_cb, then the retry records, oldest
+** first, to retry_cb; a NULL callback skips its part. The strings handed over live only
+** for the call (copy them); the bitmaps are new and belong to push_cb from the moment it
+** is called, whatever it returns (it frees them with roaring_bitmap_free). A callback
+** returning non-zero stops the load, which returns that value. A blob that is not a
+** well-formed portable bitmap stops the load with -EBADMSG, and store_errmsg() names the
+** push and the column; nothing is handed over for that push. */
+int store_load_pushes(store *s,
+                      int (*push_cb)(void *ctx, const store_push *p),
+                      int (*retry_cb)(void *ctx, const char *sender, uint32_t msg_random,
+                                      const char *task_id, int64_t created_at),
+                      void *ctx);
 
 /* Small key/value metadata (e.g. "next_uid"). get returns 0 and copies the value, or
 ** -ENOENT. */

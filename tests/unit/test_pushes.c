@@ -356,9 +356,9 @@ static void test_retries(void **state) {
   assert_null(push_registry_seen(r, long_sender, 7, t0));
 
   /* After the window the same pair may push again: the new record replaces the old. */
-  assert_int_equal(push_registry_remember(r, "admin", 43, "task_f", t0 + PUSH_RETRY_WINDOW_S + 30), 0);
-  assert_string_equal(push_registry_seen(r, "admin", 43, t0 + PUSH_RETRY_WINDOW_S + 30),
-                      "task_f");
+  const int64_t later = t0 + PUSH_RETRY_WINDOW_S + 30;
+  assert_int_equal(push_registry_remember(r, "admin", 43, "task_f", later), 0);
+  assert_string_equal(push_registry_seen(r, "admin", 43, later), "task_f");
   push_registry_sweep_retries(r, t0 + 2 * PUSH_RETRY_WINDOW_S);
   assert_string_equal(push_registry_seen(r, "admin", 43, t0 + 2 * PUSH_RETRY_WINDOW_S),
                       "task_f");
