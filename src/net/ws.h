@@ -33,7 +33,8 @@ typedef struct ws_handler {
   /* One complete text message (valid UTF-8; not NUL-terminated). */
   void (*on_text)(ws_conn *ws, const char *text, size_t len);
   /* The connection is gone (close handshake, error, timeout, peer vanished); `code` is the
-  ** close code sent or received (1006 when none). ws is freed when this returns. */
+  ** close code sent or received (1005 for a close frame without a code, 1006 when no close
+  ** frame was exchanged). ws is freed when this returns. */
   void (*on_close)(ws_conn *ws, uint16_t code);
 } ws_handler;
 
@@ -42,9 +43,11 @@ typedef struct ws_options {
   uint64_t idle_timeout_ms;     /* default 90 s (3 x PingSec 30) */
 } ws_options;
 
-/* A server for the connections upgraded on srv's listeners. NULL when out of memory. */
+/* A server for the connections upgraded on srv's listeners (pass ws_accept requests of
+** srv only). NULL when out of memory. */
 ws_server *ws_server_new(http_server *srv, const ws_options *opts);
-/* Frees the server; only once it has no connection left. */
+/* Frees the server; only once it has no connection left, and before http_server_free(srv)
+** (its idle-timeout queue is registered with the hub of srv's connections). */
 void ws_server_free(ws_server *s);
 size_t ws_server_count(const ws_server *s);
 /* Sends every connection a close frame with code and reason and closes it after flush
