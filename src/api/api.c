@@ -41,6 +41,10 @@ static const route routes[] = {
   {"/v4/all_member_push/im_add_tag", svc_add_tag, IMC_E_NOT_ADMIN},
   {"/v4/all_member_push/im_remove_tag", svc_remove_tag, IMC_E_NOT_ADMIN},
   {"/v4/all_member_push/im_remove_all_tags", svc_remove_all_tags, IMC_E_NOT_ADMIN},
+  {"/v4/all_member_push/im_push", svc_im_push, IMC_E_NOT_ADMIN},
+  {"/v4/all_member_push/im_get_push_report", svc_get_push_report, IMC_E_NOT_ADMIN},
+  {"/v4/all_member_push/im_revoke", svc_revoke, IMC_E_NOT_ADMIN},
+  {"/v4/all_member_push/im_get_audience", svc_get_audience, IMC_E_NOT_ADMIN},
 };
 
 /* An answer held until the turn's transaction commits. */
@@ -146,7 +150,7 @@ static bool parse_u64(const char *s, uint64_t *out)
   return true;
 }
 
-static bool is_admin(const api *a, const char *identifier)
+bool api_is_admin(const api *a, const char *identifier)
 {
   for (size_t i = 0; i < a->opts.n_admins; i++)
     if (strcmp(a->opts.admins[i], identifier) == 0) return true;
@@ -186,7 +190,7 @@ static int check_caller(api *a, http_request *req, const route *r, char *info, s
              imc_error_info(rc));
     return rc;
   }
-  if (!is_admin(a, identifier)) {
+  if (!api_is_admin(a, identifier)) {
     snprintf(info, len, "identifier '%s' is not an admin of this app", identifier);
     return r->not_admin_code;
   }
@@ -225,6 +229,10 @@ void api_on_request(http_request *req, void *ctx)
 {
   api *a = ctx;
   char info[512];
+  if (strcmp(http_request_path(req), "/v4/ws") == 0) {
+    receivers_on_upgrade(a, req);
+    return;
+  }
   const char *appid = http_request_query(req, "sdkappid");
   if (!appid || !*appid) {
     fail_request(a, req, IMC_E_NO_SDKAPPID, "sdkappid is missing from the URL");
@@ -246,7 +254,8 @@ void api_on_request(http_request *req, void *ctx)
   json_t *body = parse_body(req, info, sizeof info);
   if (!body) { answer(a, req, IMC_E_JSON, info, NULL); return; }
 
-  api_call c = {.api = a, .body = body, .reply = json_object()};
+  api_call c = {.api = a, .identifier = http_request_query(req, "identifier"), .body = body,
+               .reply = json_object()};
   if (!c.reply) api_out_of_memory();
   r->handler(&c);
   answer(a, req, c.code, c.info, c.reply);
@@ -261,28 +270,24 @@ void api_on_abandon(http_request *req, void *ctx)
   if (w) w->req = NULL;
 }
 
-static void reload_directory(api *a)
+/* After a failed commit memory is ahead of the disk: rebuild it from the disk. */
+static void reload_state(api *a)
 {
-  directory *fresh;
-  uint32_t next_uid;
-  int rc = api_load_directory(a->st, &fresh, &next_uid);
+  api_state fresh;
+  int rc = api_load_state(a->st, &fresh);
   if (rc != 0) {
     log_error("cannot reload state after a failed commit (%d): stopping", rc);
     abort();
   }
-  directory_free(a->dir);
-  a->dir = fresh;
-  a->next_uid = next_uid;
+  api_state old = {.dir = a->dir, .pushes = a->pushes};
+  api_state_free(&old);
+  a->dir = fresh.dir;
+  a->pushes = fresh.pushes;
+  a->next_uid = fresh.next_uid;
 }
 
-void api_end_of_turn(api *a)
+static void release_waiting(api *a, bool committed)
 {
-  if (!a->waiting && !store_in_txn(a->st)) return;
-  int rc = store_commit(a->st);
-  if (rc != 0) {
-    log_error("commit failed: %s; answering 91000 and reloading state", store_errmsg(a->st));
-    reload_directory(a);
-  }
   waiting_call *w = a->waiting;
   a->waiting = NULL;
   a->waiting_tail = &a->waiting;
@@ -290,7 +295,7 @@ void api_end_of_turn(api *a)
     waiting_call *next = w->next;
     if (w->req) {
       http_request_set_data(w->req, NULL);
-      if (rc == 0) http_respond(w->req, 200, json_content_type, w->body, w->len);
+      if (committed) http_respond(w->req, 200, json_content_type, w->body, w->len);
       else respond_now(w->req, IMC_E_INTERNAL, "the change could not be saved; nothing was changed", NULL);
     }
     free(w->body);
@@ -299,27 +304,49 @@ void api_end_of_turn(api *a)
   }
 }
 
+void api_end_of_turn(api *a)
+{
+  if (!a->waiting && !a->n_fanout && !store_in_txn(a->st)) return;
+  int rc = store_commit(a->st);
+  if (rc != 0) log_error("commit failed: %s; answering 91000 and reloading state", store_errmsg(a->st));
+  receivers_run_fanout(a, rc == 0);
+  if (rc != 0) reload_state(a);
+  release_waiting(a, rc == 0);
+}
+
 /* ------------------------------------------------------------------ life cycle */
 
-api *api_new(const api_options *opts, directory *dir, uint32_t next_uid, store *st)
+api *api_new(const api_options *opts, uv_loop_t *loop, http_server *http, api_state *state,
+             store *st)
 {
   api *a = calloc(1, sizeof *a);
   if (!a) return NULL;
   a->opts = *opts;
-  a->dir = dir;
+  a->loop = loop;
   a->st = st;
-  a->sigs = auth_cache_new();
-  if (!a->sigs) { free(a); return NULL; }
-  a->next_uid = next_uid;
   a->waiting_tail = &a->waiting;
+  a->sigs = auth_cache_new();
+  if (!a->sigs || receivers_start(a, http) != 0) {
+    auth_cache_free(a->sigs);
+    free(a);
+    return NULL;
+  }
+  a->dir = state->dir;
+  a->pushes = state->pushes;
+  a->next_uid = state->next_uid;
+  state->dir = NULL;
+  state->pushes = NULL;
   return a;
 }
 
 void api_free(api *a)
 {
   if (!a) return;
+  receivers_save_acks(a);
   api_end_of_turn(a);
+  receivers_stop(a);
   auth_cache_free(a->sigs);
-  directory_free(a->dir);
+  api_state st = {.dir = a->dir, .pushes = a->pushes};
+  api_state_free(&st);
   free(a);
 }

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "core/directory.h"
+#include "core/pushes.h"
 #include "net/http.h"
 #include "store/store.h"
 
@@ -32,14 +33,32 @@ typedef struct api_options {
   const char *key;                         /* the app's secret key (borrowed) */
   const char *admins[API_MAX_ADMINS];      /* admin identifiers (borrowed) */
   size_t n_admins;
+  uint64_t push_min_interval_ms;           /* 0 = off; else a sooner push answers 90024 */
+  uint64_t push_daily_quota;               /* 0 = off; else push number quota+1 of a UTC day: 90047 */
+  uint64_t max_live_pushes;                /* stored pushes alive at once; 0 = 10000 */
+  uint64_t ws_queue_cap_bytes;             /* a receiver's unsent output cap; 0 = 1 MiB */
+  unsigned ping_sec;                       /* told to receivers in Hello; 0 = 30 */
 } api_options;
+
+/* What is loaded from the store on start. */
+typedef struct api_state {
+  directory *dir;
+  push_registry *pushes;
+  uint32_t next_uid;                       /* first uid never used */
+} api_state;
 
 typedef struct api api;
 
-/* Builds the api over a loaded directory (taken over) and an open store (borrowed).
-** next_uid is the first uid never used (from api_load_directory). NULL on no memory. */
-api *api_new(const api_options *opts, directory *dir, uint32_t next_uid, store *st);
+/* Builds the api over a loaded state (taken over), an open store (borrowed) and the HTTP
+** server whose /v4/ws requests become receivers (borrowed). Starts the api's timers on
+** loop (expiry, batched ack saving). NULL on no memory. */
+api *api_new(const api_options *opts, uv_loop_t *loop, http_server *http, api_state *state,
+             store *st);
+/* Frees the api once its receivers are gone (after api_close_receivers and the HTTP
+** server's shutdown): saves pending acks, commits. */
 void api_free(api *a);
+/* Shutdown: closes every receiver with 1001 (going away) and stops the timers. */
+void api_close_receivers(api *a);
 
 /* The http_server_options.on_request / on_abandon callbacks (ctx is the api). */
 void api_on_request(http_request *req, void *ctx);
@@ -49,8 +68,9 @@ void api_on_abandon(http_request *req, void *ctx);
 ** loop turn, before http_server_flush(). */
 void api_end_of_turn(api *a);
 
-/* Loads the directory from the store (on start, and after a failed commit). Returns 0 or
-** a negative errno. *next_uid receives the first uid never used. */
-int api_load_directory(store *st, directory **out, uint32_t *next_uid);
+/* Loads the state from the store (on start, and after a failed commit). Returns 0 or a
+** negative errno (store_errmsg() says more). */
+int api_load_state(store *st, api_state *out);
+void api_state_free(api_state *state);
 
 #endif

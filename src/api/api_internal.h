@@ -16,6 +16,9 @@
 #include "api/api.h"
 #include "api/auth.h"
 #include "common/errors.h"
+#include "core/audience.h"
+#include "core/sessions.h"
+#include "net/ws.h"
 
 /* Most accounts one attribute or tag call may name (90018 above it). */
 #define API_MAX_ACCOUNTS_PER_CALL 100
@@ -24,18 +27,40 @@
 #define API_MAX_QUERY_STATE 500
 #define API_MAX_TAGS_PER_REQUEST 10
 
+/* A push accepted in this loop turn, delivered live once the turn has committed. */
+typedef struct fanout_job {
+  push *p;
+  bool owned;                     /* MsgLifeTime 0: not in the registry, freed after */
+} fanout_job;
+
 struct api {
   api_options opts;
   directory *dir;
+  push_registry *pushes;
   store *st;
   auth_cache *sigs;
   uint32_t next_uid;              /* first uid never handed out */
   struct waiting_call *waiting;   /* answers held until the turn commits (FIFO) */
   struct waiting_call **waiting_tail;
+
+  /* receivers and delivery (receivers.c) */
+  uv_loop_t *loop;
+  sessions *online;
+  ws_server *ws;
+  uv_timer_t housekeeping;        /* expiry, batched ack saving, retry sweep */
+  int64_t last_retry_sweep;
+  fanout_job *fanout;             /* pushes of this turn awaiting commit */
+  size_t n_fanout, cap_fanout;
+
+  /* push rate limits (svc_push.c) */
+  uint64_t last_push_ms;
+  int64_t quota_day;
+  uint64_t quota_used;
 };
 
 typedef struct api_call {
   api *api;
+  const char *identifier;  /* the admin making the call */
   json_t *body;            /* the request body, always an object */
   json_t *reply;           /* extra fields of a successful answer */
   int code;                /* 0, or the Tencent code of the failure */
@@ -68,6 +93,9 @@ json_t *api_account_list(api_call *c, const char *key, size_t max, int too_many_
 ** after failing the call (90018 over 100 items, 90001 for a bad shape). */
 json_t *api_user_items(api_call *c, const char *list_key, const char *inner_key);
 
+/* True when identifier is one of the configured admins. */
+bool api_is_admin(const api *a, const char *identifier);
+
 /* The uid of an account named in a request, or DIR_UID_NONE when not imported. */
 uint32_t api_find_account(const api *a, const char *user_id);
 
@@ -79,6 +107,10 @@ void api_report_unknown(api_call *c, const char *user_id);
 const char *api_json_type(const json_t *v);
 
 /* --- writing --- */
+
+/* Imports a new account (store, then directory) inside a write; false after failing the
+** call with 91000. */
+bool api_import_new(api_call *c, const char *user_id, const char *nick, const char *face);
 
 /* Opens the request's savepoint. Returns 0 or fails the call with 91000. */
 int api_write_begin(api_call *c);
@@ -100,6 +132,31 @@ typedef bool (*item_apply)(api_call *c, uint32_t uid, const json_t *item, size_t
 void api_apply_user_items(api_call *c, const char *list_key, const char *inner_key,
                           item_check check, item_apply apply);
 
+/* --- receivers (receivers.c) --- */
+
+/* GET /v4/ws: authenticates the user, imports it if needed, upgrades, sends Hello and the
+** pushes it missed. */
+void receivers_on_upgrade(api *a, http_request *req);
+/* Starts the timers; makes the WebSocket server. 0 or a negative errno. */
+int receivers_start(api *a, http_server *http);
+/* Frees what receivers_start made; the timers must be stopped (api_close_receivers) and
+** every receiver gone. */
+void receivers_stop(api *a);
+/* Queues p for live delivery once this turn commits (owned: free it afterwards). */
+void receivers_queue_fanout(api *a, push *p, bool owned);
+/* After the turn's commit: delivers the queued pushes (ok) or drops them (commit failed). */
+void receivers_run_fanout(api *a, bool ok);
+/* Sends each connection of uid a Kicked event and closes it with 4001. */
+void receivers_kick(api *a, uint32_t uid, const char *reason);
+/* Sends the connected audience of p a Revoke event. */
+void receivers_revoke(api *a, const push *p);
+/* Saves dirty delivered bitmaps (batched acks). */
+void receivers_save_acks(api *a);
+/* The shared frame of a push (built on first use, cached in p->frame). */
+net_buf *receivers_frame(push *p);
+/* push_free's free_frame callback. */
+void api_free_frame(void *frame);
+
 /* --- handlers, one per command --- */
 void svc_account_import(api_call *c);
 void svc_multiaccount_import(api_call *c);
@@ -118,5 +175,10 @@ void svc_get_tag(api_call *c);
 void svc_add_tag(api_call *c);
 void svc_remove_tag(api_call *c);
 void svc_remove_all_tags(api_call *c);
+
+void svc_im_push(api_call *c);
+void svc_get_push_report(api_call *c);
+void svc_revoke(api_call *c);
+void svc_get_audience(api_call *c);
 
 #endif

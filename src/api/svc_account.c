@@ -46,8 +46,7 @@ static bool optional_string(api_call *c, const char *key, const char **out)
   return true;
 }
 
-/* Writes a new account to the store and the directory; inside a write. */
-static bool import_new(api_call *c, const char *user_id, const char *nick, const char *face)
+bool api_import_new(api_call *c, const char *user_id, const char *nick, const char *face)
 {
   api *a = c->api;
   uint32_t uid = a->next_uid;
@@ -76,7 +75,7 @@ void svc_account_import(api_call *c)
   if (uid != DIR_UID_NONE && !nick && !face) return;   /* idempotent */
   if (api_write_begin(c)) return;
   bool ok = uid == DIR_UID_NONE
-              ? import_new(c, id, nick, face)
+              ? api_import_new(c, id, nick, face)
               : api_store_ok(c, store_put_account(c->api->st, uid, id, nick, face));
   api_write_end(c, ok);
 }
@@ -100,7 +99,7 @@ void svc_multiaccount_import(api_call *c)
       continue;
     }
     if (api_find_account(c->api, id) != DIR_UID_NONE) continue;
-    if (!import_new(c, id, NULL, NULL)) {
+    if (!api_import_new(c, id, NULL, NULL)) {
       api_write_end(c, false);
       return;
     }
@@ -163,6 +162,8 @@ void svc_account_delete(api_call *c)
       api_write_end(c, false);
       return;
     }
+    receivers_kick(c->api, uid, "account deleted");
+    push_registry_forget_account(c->api->pushes, uid);
     directory_remove_account(c->api->dir, uid);
     json_array_append_new(results, result_item(id, 0));
   }
@@ -190,9 +191,11 @@ void svc_kick(api_call *c)
 {
   const char *id = account_param(c, api_field(c->body, "UserID"), "UserID");
   if (!id) return;
-  if (api_find_account(c->api, id) == DIR_UID_NONE)
+  uint32_t uid = api_find_account(c->api, id);
+  if (uid == DIR_UID_NONE)
     api_fail(c, IMC_E_NOT_IMPORTED, "account '%s' is not imported", id);
-  /* Receivers' connections are closed here once the push engine serves WebSocket. */
+  else
+    receivers_kick(c->api, uid, "kicked by the admin");
 }
 
 void svc_query_online_status(api_call *c)
@@ -217,13 +220,20 @@ void svc_query_online_status(api_call *c)
   }
   json_array_foreach(list, i, item) {
     const char *id = json_string_value(item);
-    if (api_find_account(c->api, id) == DIR_UID_NONE) {
+    uint32_t uid = api_find_account(c->api, id);
+    if (uid == DIR_UID_NONE) {
       api_report_unknown(c, id);
       continue;
     }
-    /* No receiver connections exist yet, so every imported account is Offline. */
-    json_t *r = json_pack("{s:s,s:s}", "To_Account", id, "Status", "Offline");
-    if (detail) json_object_set_new(r, "Detail", json_array());
+    size_t connections = sessions_count_of(c->api->online, uid);
+    json_t *r = json_pack("{s:s,s:s}", "To_Account", id, "Status",
+                          connections ? "Online" : "Offline");
+    if (detail) {
+      json_t *details = json_array();
+      for (size_t k = 0; k < connections; k++)
+        json_array_append_new(details, json_pack("{s:s,s:s}", "Platform", "Web", "Status", "Online"));
+      json_object_set_new(r, "Detail", details);
+    }
     json_array_append_new(results, r);
   }
 }

@@ -15,7 +15,8 @@ static const char usage[] =
   "usage: imcastd [--config FILE] [--listen HOST:PORT] [--tls-listen HOST:PORT --tls-cert PEM "
   "--tls-key PEM] [--data DIR] [--sdkappid N] [--key KEY] [--admin ID]... [--log-level L] "
   "[--fsync] [--max-body-bytes N] [--max-header-bytes N] [--max-connections N] "
-  "[--request-timeout-ms N] [--idle-timeout-ms N]\n"
+  "[--request-timeout-ms N] [--idle-timeout-ms N] [--push-min-interval-ms N] "
+  "[--push-daily-quota N] [--max-live-pushes N] [--ws-queue-cap-bytes N] [--ping-sec N]\n"
   "       imcastd [options] usersig USERID [--expire SECONDS]";
 
 static void set_defaults(config *cfg)
@@ -135,6 +136,21 @@ static int apply(config *cfg, const char *name, const char *value, char *err, si
   } else if (!strcmp(name, "idle-timeout-ms")) {
     rc = parse_u64(value, &cfg->idle_timeout_ms);
     expect = "milliseconds";
+  } else if (!strcmp(name, "push-min-interval-ms")) {
+    rc = parse_u64(value, &cfg->push_min_interval_ms);
+    expect = "milliseconds (0 = off)";
+  } else if (!strcmp(name, "push-daily-quota")) {
+    rc = parse_u64(value, &cfg->push_daily_quota);
+    expect = "a count (0 = off)";
+  } else if (!strcmp(name, "max-live-pushes")) {
+    rc = parse_u64(value, &cfg->max_live_pushes);
+    expect = "a count";
+  } else if (!strcmp(name, "ws-queue-cap-bytes")) {
+    rc = parse_u64(value, &cfg->ws_queue_cap_bytes);
+    expect = "a byte count";
+  } else if (!strcmp(name, "ping-sec")) {
+    rc = parse_u64(value, &cfg->ping_sec) || cfg->ping_sec == 0 || cfg->ping_sec > 3600;
+    expect = "seconds, 1..3600";
   } else {
     snprintf(err, errlen, "unknown setting '%s'", name);
     return -1;

@@ -35,6 +35,12 @@ typedef struct config {
   uint64_t max_connections;
   uint64_t request_timeout_ms;
   uint64_t idle_timeout_ms;
+  /* pushes and receivers (0 = default / off) */
+  uint64_t push_min_interval_ms;
+  uint64_t push_daily_quota;
+  uint64_t max_live_pushes;
+  uint64_t ws_queue_cap_bytes;
+  uint64_t ping_sec;
 
   /* the command: "serve" (default) or "usersig" */
   char command[16];

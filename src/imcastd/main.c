@@ -156,6 +156,7 @@ static void on_signal(uv_signal_t *h, int signum)
     _exit(0);
   }
   log_info("signal %d: stopping", signum);
+  api_close_receivers(d->api);
   http_server_shutdown(d->http, on_drained, d);
 }
 
@@ -168,6 +169,18 @@ static void listen_or_die(daemon_state *d, const char *host, int port, SSL_CTX *
                                       : "imcastd listening on %s://%s:%d\n";
   printf(fmt, tls ? "https" : "http", host, bound);
   fflush(stdout);
+}
+
+static api_options api_options_of(const config *cfg)
+{
+  api_options ao = {.sdkappid = cfg->sdkappid, .key = cfg->key,
+                    .push_min_interval_ms = cfg->push_min_interval_ms,
+                    .push_daily_quota = cfg->push_daily_quota,
+                    .max_live_pushes = cfg->max_live_pushes,
+                    .ws_queue_cap_bytes = cfg->ws_queue_cap_bytes,
+                    .ping_sec = (unsigned)cfg->ping_sec};
+  for (size_t i = 0; i < cfg->n_admins; i++) ao.admins[ao.n_admins++] = cfg->admins[i];
+  return ao;
 }
 
 static http_limits limits_of(const config *cfg)
@@ -196,22 +209,19 @@ static int serve(daemon_state *d)
   store_options so = {.fsync = cfg->fsync};
   int rc = store_open(&d->st, cfg->data_dir, &so, err, sizeof err);
   if (rc != 0) die_setup("cannot open the database in '%s': %s", cfg->data_dir, err);
-  directory *dir;
-  uint32_t next_uid;
-  rc = api_load_directory(d->st, &dir, &next_uid);
-  if (rc != 0) die_setup("cannot load the database: %s", store_errmsg(d->st));
-
-  api_options ao = {.sdkappid = cfg->sdkappid, .key = cfg->key};
-  for (size_t i = 0; i < cfg->n_admins; i++) ao.admins[ao.n_admins++] = cfg->admins[i];
-  d->api = api_new(&ao, dir, next_uid, d->st);
-  if (!d->api) die_setup("out of memory");
-
+  api_state state;
+  rc = api_load_state(d->st, &state);
+  if (rc != 0) die_setup("cannot load the database: %s", rc == -ENOMEM ? "out of memory"
+                                                                      : store_errmsg(d->st));
   d->loop = uv_default_loop();
   http_server_options ho = {.loop = d->loop, .limits = limits_of(cfg),
-                            .on_request = api_on_request, .on_abandon = api_on_abandon,
-                            .ctx = d->api};
+                            .on_request = api_on_request, .on_abandon = api_on_abandon};
   rc = http_server_new(&d->http, &ho);
   if (rc != 0) die_setup("cannot start the HTTP server: %s", uv_strerror(rc));
+  api_options ao = api_options_of(cfg);
+  d->api = api_new(&ao, d->loop, d->http, &state, d->st);
+  if (!d->api) die_setup("out of memory");
+  http_server_set_context(d->http, d->api);
 
   uv_check_init(d->loop, &d->end_of_turn);
   d->end_of_turn.data = d;

@@ -658,6 +658,8 @@ void http_server_flush(http_server *srv) { conn_hub_flush(srv->hub); }
 
 size_t http_server_connections(const http_server *srv) { return conn_hub_count(srv->hub); }
 
+void http_server_set_context(http_server *srv, void *ctx) { srv->o.ctx = ctx; }
+
 static void hub_done(void *ctx) {
   http_server *srv = ctx;
   if (srv->done) srv->done(srv->done_ctx);

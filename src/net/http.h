@@ -90,6 +90,9 @@ void http_server_free(http_server *srv);
 /* Open connections, for metrics. */
 size_t http_server_connections(const http_server *srv);
 
+/* Replaces the ctx given to the callbacks (for an owner made after the server). */
+void http_server_set_context(http_server *srv, void *ctx);
+
 /* --- the request (valid until answered) --- */
 const char *http_request_method(const http_request *req);        /* "POST", "GET", ... */
 const char *http_request_path(const http_request *req);          /* without the query */
