@@ -387,10 +387,8 @@ static uint64_t backoff_ms(imcast_receiver *r)
 /* Decides what follows an attempt, then tells the application. */
 static void attempt_ended(imcast_receiver *r, const rx_end *e)
 {
-  if (r->freeing) {
-    receiver_unref(r);
+  if (r->freeing)
     return;
-  }
   bool again = should_reconnect(r, e);
   r->state = again ? IMCAST_RX_WAITING : IMCAST_RX_STOPPED;
   if (again)
@@ -421,7 +419,10 @@ static void conn_unref(rx_conn *c)
   memcpy(e.reason, c->reason, sizeof e.reason);
   conn_destroy(c);
   r->conn = NULL;
-  attempt_ended(r, &e);
+  if (r->freeing)
+    receiver_unref(r); /* imcast_receiver_free counted this attempt */
+  else
+    attempt_ended(r, &e);
 }
 
 static void connect_next(rx_conn *c);

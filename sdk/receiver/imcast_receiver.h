@@ -23,13 +23,19 @@
 ** through unchanged, and the IMCAST_RX_E* codes below cover the rest;
 ** imcast_receiver_strerror names both.
 **
-** Life of a connection (browser-like). Every connection attempt that was started ends
-** with exactly one on_close. An attempt that fails before the server's Hello or breaks
-** on a transport/protocol error first gets on_error. A clean close carries the code of
-** the server's close frame; any other end reports 1006. on_close says whether the
-** receiver will try again; it does not after imcast_receiver_close, after a Kicked event
-** or close code 4001, after an upgrade refused with a 4xx status (other than 408/429),
-** or when reconnect is off.
+** Life of a connection (browser-like). Every connection attempt ends with exactly one
+** on_close. A failure — resolve/connect/TLS error, upgrade refused or invalid, no Hello
+** within connect_timeout_ms, read/write error, a silent server — first gets on_error; a
+** server that merely drops the TCP connection gets on_close(1006) alone. A clean close
+** carries the code of the server's close frame; any other end reports 1006. on_close
+** says whether the receiver will try again; it does not after imcast_receiver_close,
+** after a Kicked event or close code 4001, after an upgrade refused with a 4xx status
+** (other than 408/429), or when reconnect is off. Events the receiver cannot use (bad
+** JSON, a Msg missing a field, a binary frame) get on_error(IMCAST_RX_EPROTO) and are
+** skipped; the connection carries on. Unknown events are ignored silently.
+**
+** Nothing is called back from inside imcast_receiver_start/ack/send_text/close: frames
+** are queued and sent once per loop turn, connections are made from the loop.
 */
 #ifndef IMCAST_RECEIVER_H
 #define IMCAST_RECEIVER_H
@@ -60,7 +66,7 @@ typedef enum imcast_receiver_state {
   IMCAST_RX_CONNECTING, /* resolving, TCP/TLS connect, upgrade, waiting for Hello */
   IMCAST_RX_OPEN,       /* Hello received: pushes flow */
   IMCAST_RX_CLOSING,    /* close handshake or teardown under way */
-  IMCAST_RX_WAITING,    /* backoff before the next attempt */
+  IMCAST_RX_WAITING,    /* backoff before the next attempt (also just after start) */
   IMCAST_RX_STOPPED     /* no connection and none planned; imcast_receiver_start again */
 } imcast_receiver_state;
 
@@ -128,7 +134,8 @@ typedef struct imcast_receiver_options {
  * identifier/usersig, unreadable ca_file) or memory ran out. Does not connect. */
 imcast_receiver *imcast_receiver_new(uv_loop_t *loop, const imcast_receiver_options *opts);
 
-/* Starts connecting (from IDLE or STOPPED). 0, or UV_EALREADY when already active. */
+/* Starts connecting (from IDLE or STOPPED — e.g. inside an on_close that said it will not
+ * reconnect). 0, or UV_EALREADY while an attempt, its teardown or a backoff is under way. */
 int imcast_receiver_start(imcast_receiver *r);
 
 /* Acknowledges every Seq <= seq delivered on the current connection. Coalesced with the
@@ -138,9 +145,11 @@ int imcast_receiver_ack(imcast_receiver *r, int64_t seq);
 /* Sends a text frame as is (tests use it to send odd events). 0 or negative. */
 int imcast_receiver_send_text(imcast_receiver *r, const char *text, size_t len);
 
-/* Closes with `code` (0 = 1000; else 1000 or 3000..4999) and stops reconnecting. A pending
- * Ack is sent first. on_close follows when the handshake ends (or after 2 s). 0 or
- * UV_EINVAL for a bad code. Closing a receiver that is not connected just stops it. */
+/* Closes with `code` (0 = 1000; else 1000, 1001 or 3000..4999) and stops reconnecting.
+ * A pending Ack and frames queued by send_text go out first. on_close follows when the
+ * close handshake ends (at most 2 s); before the upgrade the attempt is just dropped
+ * (on_close 1006). 0, or UV_EINVAL for a bad code. Closing a receiver that is waiting
+ * to reconnect just stops it (no on_close: no attempt is under way). */
 int imcast_receiver_close(imcast_receiver *r, int code);
 
 /* Releases the receiver (see Ownership above). No callback runs after this call. */

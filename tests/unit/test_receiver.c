@@ -6,8 +6,9 @@
 ** with the accept key (computed here with OpenSSL, not with the library's helper), and
 ** then plays a script per scenario — pushes (one fragmented in two frames), a revoke, a
 ** kick with close 4001, a refused upgrade (401 with a JSON envelope, body split across
-** writes), an abrupt drop followed by a reconnect, a free from inside a callback. The
-** client and the server share one uv loop on 127.0.0.1, port 0. The pure helpers
+** writes), an abrupt drop followed by a reconnect, a free from inside a callback, and
+** the same over TLS (memory BIOs) with a throwaway self-signed certificate minted here.
+** The client and the server share one uv loop on 127.0.0.1, port 0. The pure helpers
 ** (URL, request head, accept key, HTTP response parsing, JSON member spans) are tested
 ** directly through rx_internal.h. Everything must pass under ASan/UBSan without leaks:
 ** each scenario ends with uv_loop_close() == 0.
@@ -24,7 +25,12 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <unistd.h>
 #include <uv.h>
 #include <wslay/wslay.h>
 
@@ -217,7 +223,7 @@ static void test_json_member(void **state)
 /* The scripted server                                                                  */
 /* ------------------------------------------------------------------------------------ */
 
-typedef enum { SCEN_FULL, SCEN_REFUSE, SCEN_RECONNECT, SCEN_FREE_IN_CB } scenario;
+typedef enum { SCEN_FULL, SCEN_REFUSE, SCEN_RECONNECT, SCEN_FREE_IN_CB, SCEN_TLS } scenario;
 
 typedef struct client_log client_log;
 
@@ -228,6 +234,7 @@ typedef struct srv {
   struct sconn *late_conn;
   int port;
   scenario scen;
+  SSL_CTX *tls;                /* serve wss:// when set */
   client_log *client;
   int accepted, upgraded, open;
   char target[512];            /* request target of the last upgrade request */
@@ -238,6 +245,7 @@ typedef struct srv {
   int n_texts;
   int pings;
   int close_code;              /* from the client's close frame */
+  int tls_handshakes;          /* completed server-side TLS handshakes */
 } srv;
 
 typedef struct sconn {
@@ -245,6 +253,7 @@ typedef struct sconn {
   srv *s;
   int index;                   /* 1 = first connection */
   wslay_event_context_ptr ws;
+  SSL *ssl;                    /* wss:// only */
   char req[8192];
   size_t req_len;
   const uint8_t *in;
@@ -303,6 +312,7 @@ static void s_closed(uv_handle_t *h)
   sconn *k = h->data;
   if (k->ws)
     wslay_event_context_free(k->ws);
+  SSL_free(k->ssl);
   free(k->out);
   k->s->open--;
   free(k);
@@ -338,6 +348,28 @@ static void s_on_write(uv_write_t *req, int status)
     s_close(k);
 }
 
+static void s_write_copy(sconn *k, const char *data, size_t len)
+{
+  swrite *w = malloc(sizeof *w);
+  assert_non_null(w);
+  w->k = k;
+  w->buf = malloc(len);
+  assert_non_null(w->buf);
+  memcpy(w->buf, data, len);
+  uv_buf_t b = uv_buf_init(w->buf, (unsigned)len);
+  assert_int_equal(uv_write(&w->req, (uv_stream_t *)&k->tcp, &b, 1, s_on_write), 0);
+  k->writes++;
+}
+
+/* Sends what TLS produced (handshake records, ciphertext). */
+static void s_tls_drain(sconn *k)
+{
+  char tmp[16384];
+  int n;
+  while ((n = BIO_read(SSL_get_wbio(k->ssl), tmp, sizeof tmp)) > 0)
+    s_write_copy(k, tmp, (size_t)n);
+}
+
 /* Writes everything queued so far in one uv_write: the buffer moves to the request. */
 static void s_flush(sconn *k)
 {
@@ -345,6 +377,12 @@ static void s_flush(sconn *k)
     assert_int_equal(wslay_event_send(k->ws), 0);
   if (k->out_len == 0 || k->closing)
     return;
+  if (k->ssl) {
+    assert_true(SSL_write(k->ssl, k->out, (int)k->out_len) > 0);
+    k->out_len = 0;
+    s_tls_drain(k);
+    return;
+  }
   swrite *w = malloc(sizeof *w);
   assert_non_null(w);
   w->k = k;
@@ -432,6 +470,10 @@ static void script_open(sconn *k)
     if (k->index == 1)
       k->close_after_write = true; /* drop without a close frame */
     break;
+  case SCEN_TLS:
+    s_hello(k, 0);
+    s_text(k, MSG1);
+    break;
   case SCEN_REFUSE:
     break;
   }
@@ -446,6 +488,9 @@ static void script_ack(sconn *k)
      * close would overtake (and cancel) Msg 3 and Kicked. All still leaves in one write. */
     assert_int_equal(wslay_event_send(k->ws), 0);
     assert_int_equal(wslay_event_queue_close(k->ws, 4001, (const uint8_t *)"kicked", 6), 0);
+  } else if (k->s->scen == SCEN_TLS) {
+    /* 4001 alone (no Kicked event) must also stop the reconnects. */
+    assert_int_equal(wslay_event_queue_close(k->ws, 4001, (const uint8_t *)"bye", 3), 0);
   }
 }
 
@@ -583,6 +628,54 @@ static void s_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
   buf->len = sizeof big;
 }
 
+/* Plaintext from the client: the upgrade request, then WebSocket frames. */
+static void s_plain(sconn *k, const char *data, size_t nread)
+{
+  if (k->ws == NULL) {
+    assert_true(k->req_len + nread < sizeof k->req);
+    memcpy(k->req + k->req_len, data, nread);
+    k->req_len += nread;
+    k->req[k->req_len] = '\0';
+    if (strstr(k->req, "\r\n\r\n") != NULL && k->s->late_conn != k)
+      s_upgrade(k);
+    return;
+  }
+  k->in = (const uint8_t *)data;
+  k->in_len = nread;
+  assert_int_equal(wslay_event_recv(k->ws), 0);
+  s_flush(k);
+  if (wslay_event_get_close_sent(k->ws) && wslay_event_get_close_received(k->ws)) {
+    /* Handshake done: the server ends the TCP connection, as RFC 6455 prefers. */
+    k->close_after_write = true;
+    if (k->writes == 0)
+      s_close(k);
+  }
+}
+
+static void s_tls_input(sconn *k, const char *data, size_t len)
+{
+  assert_int_equal(BIO_write(SSL_get_rbio(k->ssl), data, (int)len), (int)len);
+  if (!SSL_is_init_finished(k->ssl)) {
+    int rc = SSL_do_handshake(k->ssl);
+    s_tls_drain(k);
+    if (rc != 1) {
+      if (SSL_get_error(k->ssl, rc) != SSL_ERROR_WANT_READ) {
+        ERR_clear_error(); /* e.g. the client rejected our certificate */
+        s_close(k);
+      }
+      return;
+    }
+    k->s->tls_handshakes++;
+  }
+  char plain[16384];
+  int n;
+  while (!k->closing && (n = SSL_read(k->ssl, plain, sizeof plain)) > 0)
+    s_plain(k, plain, (size_t)n);
+  ERR_clear_error();
+  if (!k->closing)
+    s_tls_drain(k);
+}
+
 static void s_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
   sconn *k = st->data;
@@ -592,25 +685,10 @@ static void s_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
   }
   if (k->closing || nread == 0)
     return;
-  if (k->ws == NULL) {
-    assert_true(k->req_len + (size_t)nread < sizeof k->req);
-    memcpy(k->req + k->req_len, buf->base, (size_t)nread);
-    k->req_len += (size_t)nread;
-    k->req[k->req_len] = '\0';
-    if (strstr(k->req, "\r\n\r\n") != NULL && k->s->late_conn != k)
-      s_upgrade(k);
-    return;
-  }
-  k->in = (const uint8_t *)buf->base;
-  k->in_len = (size_t)nread;
-  assert_int_equal(wslay_event_recv(k->ws), 0);
-  s_flush(k);
-  if (wslay_event_get_close_sent(k->ws) && wslay_event_get_close_received(k->ws)) {
-    /* Handshake done: the server ends the TCP connection, as RFC 6455 prefers. */
-    k->close_after_write = true;
-    if (k->writes == 0)
-      s_close(k);
-  }
+  if (k->ssl)
+    s_tls_input(k, buf->base, (size_t)nread);
+  else
+    s_plain(k, buf->base, (size_t)nread);
 }
 
 static void s_accept(uv_stream_t *l, int status)
@@ -625,6 +703,12 @@ static void s_accept(uv_stream_t *l, int status)
   k->tcp.data = k;
   assert_int_equal(uv_accept(l, (uv_stream_t *)&k->tcp), 0);
   s->open++;
+  if (s->tls) {
+    k->ssl = SSL_new(s->tls);
+    assert_non_null(k->ssl);
+    SSL_set_bio(k->ssl, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
+    SSL_set_accept_state(k->ssl);
+  }
   uv_read_start((uv_stream_t *)&k->tcp, s_alloc, s_read);
 }
 
@@ -746,25 +830,35 @@ static void guard_fired(uv_timer_t *t)
   fail_msg("scenario did not finish within 10 s");
 }
 
+typedef struct run_opts {
+  const char *url_fmt;         /* with one %d for the port */
+  int manual_ack;
+  uint32_t reconnect_ms;       /* 0 = no reconnect */
+  SSL_CTX *server_tls;         /* the server speaks TLS with this context */
+  const char *ca_file;         /* the client trusts this bundle */
+} run_opts;
+
 /* Runs one scenario on a fresh loop until every handle has closed. */
-static void run(scenario scen, srv *s, client_log *l, const char *host, int manual_ack)
+static void run(scenario scen, srv *s, client_log *l, const run_opts *ro)
 {
   uv_loop_t loop;
   assert_int_equal(uv_loop_init(&loop), 0);
   memset(l, 0, sizeof *l);
   srv_start(s, &loop, scen);
   s->client = l;
+  s->tls = ro->server_tls;
   l->s = s;
 
   char url[64];
-  snprintf(url, sizeof url, "ws://%s:%d", host, s->port);
+  snprintf(url, sizeof url, ro->url_fmt, s->port);
   imcast_receiver_options o = {
       .url = url,
       .sdkappid = SDKAPPID,
       .identifier = IDENT,
       .usersig = USERSIG,
-      .manual_ack = manual_ack,
-      .reconnect_initial_ms = 10,
+      .ca_file = ro->ca_file,
+      .manual_ack = ro->manual_ack,
+      .reconnect_initial_ms = ro->reconnect_ms,
       .reconnect_max_ms = 40,
       .cb = {c_hello, c_msg, c_revoke, c_kicked, c_close, c_error},
       .user = l,
@@ -795,7 +889,7 @@ static void test_full_session(void **state)
 {
   srv s;
   client_log l;
-  run(SCEN_FULL, &s, &l, "127.0.0.1", 0);
+  run(SCEN_FULL, &s, &l, &(run_opts){.url_fmt = "ws://127.0.0.1:%d", .reconnect_ms = 10});
 
   /* The request. */
   assert_string_equal(s.target, "/v4/ws?sdkappid=1400000000&identifier=" IDENT_ENC
@@ -853,7 +947,7 @@ static void test_refused_upgrade(void **state)
 {
   srv s;
   client_log l;
-  run(SCEN_REFUSE, &s, &l, "127.0.0.1", 0);
+  run(SCEN_REFUSE, &s, &l, &(run_opts){.url_fmt = "ws://127.0.0.1:%d", .reconnect_ms = 10});
   assert_int_equal(s.accepted, 1); /* a 401 is final: no retry despite reconnect on */
   assert_int_equal(l.hellos, 0);
   assert_int_equal(l.errors, 1);
@@ -870,7 +964,9 @@ static void test_reconnect_after_drop(void **state)
 {
   srv s;
   client_log l;
-  run(SCEN_RECONNECT, &s, &l, "localhost", 1); /* also exercises name resolution */
+  /* "localhost" also exercises name resolution. */
+  run(SCEN_RECONNECT, &s, &l,
+      &(run_opts){.url_fmt = "ws://localhost:%d", .manual_ack = 1, .reconnect_ms = 10});
   assert_int_equal(s.accepted, 2);
   assert_int_equal(s.upgraded, 2);
   assert_int_equal(l.hellos, 2);
@@ -899,7 +995,7 @@ static void test_free_inside_callback(void **state)
 {
   srv s;
   client_log l;
-  run(SCEN_FREE_IN_CB, &s, &l, "127.0.0.1", 0);
+  run(SCEN_FREE_IN_CB, &s, &l, &(run_opts){.url_fmt = "ws://127.0.0.1:%d"});
   /* Freed in the first on_msg: the rest of that read (Msg 2, Revoke) is not delivered,
    * no on_close follows, no Ack is sent, and the loop ends with nothing leaked. */
   assert_int_equal(l.hellos, 1);
@@ -908,6 +1004,103 @@ static void test_free_inside_callback(void **state)
   assert_int_equal(l.closes, 0);
   assert_int_equal(l.errors, 0);
   assert_int_equal(s.n_acks, 0);
+}
+
+/* A throwaway self-signed certificate for 127.0.0.1 (CA:TRUE so it can anchor itself):
+ * returns the server context and writes the certificate to ca_path for the client. */
+static SSL_CTX *make_tls(char ca_path[64])
+{
+  EVP_PKEY *key = EVP_EC_gen("P-256");
+  X509 *x = X509_new();
+  assert_non_null(key);
+  assert_non_null(x);
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x), -60);
+  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+  X509_set_pubkey(x, key);
+  X509_NAME *name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"imcast test",
+                             -1, -1, 0);
+  X509_set_issuer_name(x, name);
+  X509V3_CTX v3;
+  X509V3_set_ctx_nodb(&v3);
+  X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+  static const struct { int nid; const char *value; } exts[] = {
+      {NID_subject_alt_name, "IP:127.0.0.1"},
+      {NID_basic_constraints, "critical,CA:TRUE"},
+  };
+  for (size_t i = 0; i < 2; i++) {
+    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &v3, exts[i].nid, exts[i].value);
+    assert_non_null(e);
+    X509_add_ext(x, e, -1);
+    X509_EXTENSION_free(e);
+  }
+  assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+
+  strcpy(ca_path, "/tmp/imcast_rx_caXXXXXX");
+  int fd = mkstemp(ca_path);
+  assert_true(fd >= 0);
+  FILE *f = fdopen(fd, "w");
+  assert_int_equal(PEM_write_X509(f, x), 1);
+  fclose(f);
+
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+  assert_non_null(ctx);
+  assert_int_equal(SSL_CTX_use_certificate(ctx, x), 1);
+  assert_int_equal(SSL_CTX_use_PrivateKey(ctx, key), 1);
+  X509_free(x);
+  EVP_PKEY_free(key);
+  return ctx;
+}
+
+/* wss:// trusting our certificate through ca_file: the whole exchange works, the IP SAN
+ * is checked, and close 4001 without a Kicked event still ends the reconnects. */
+static void test_wss_session(void **state)
+{
+  char ca[64];
+  SSL_CTX *tls = make_tls(ca);
+  srv s;
+  client_log l;
+  run(SCEN_TLS, &s, &l,
+      &(run_opts){.url_fmt = "wss://127.0.0.1:%d", .reconnect_ms = 10, .server_tls = tls,
+                  .ca_file = ca});
+  unlink(ca);
+  SSL_CTX_free(tls);
+  assert_int_equal(s.tls_handshakes, 1);
+  assert_string_equal(s.target, "/v4/ws?sdkappid=1400000000&identifier=" IDENT_ENC
+                                "&usersig=" USERSIG);
+  assert_int_equal(l.errors, 0);
+  assert_int_equal(l.hellos, 1);
+  assert_int_equal(l.msgs, 1);
+  assert_string_equal(l.body[0],
+                      "[{\"MsgType\":\"TIMTextElem\",\"MsgContent\":{\"Text\":\"hi, beauty\"}}]");
+  assert_int_equal(s.n_acks, 1);
+  assert_int_equal(s.acks[0], 1);
+  assert_int_equal(l.closes, 1);
+  assert_int_equal(l.close_code[0], 4001);
+  assert_string_equal(l.close_reason[0], "bye");
+  assert_int_equal(l.will_reconnect[0], 0);
+}
+
+/* wss:// with the system trust store: our self-signed certificate is refused. */
+static void test_wss_untrusted(void **state)
+{
+  char ca[64];
+  SSL_CTX *tls = make_tls(ca);
+  unlink(ca);
+  srv s;
+  client_log l;
+  run(SCEN_TLS, &s, &l, &(run_opts){.url_fmt = "wss://127.0.0.1:%d", .server_tls = tls});
+  SSL_CTX_free(tls);
+  assert_int_equal(s.tls_handshakes, 0);
+  assert_int_equal(l.hellos, 0);
+  assert_int_equal(l.errors, 1);
+  assert_int_equal(l.err[0], IMCAST_RX_ETLS);
+  assert_non_null(strstr(l.detail[0], "certificate"));
+  assert_int_equal(l.closes, 1);
+  assert_int_equal(l.close_code[0], 1006);
+  assert_int_equal(l.will_reconnect[0], 0);
 }
 
 /* No listener: on_error with libuv's ECONNREFUSED, then a final on_close. */
@@ -986,6 +1179,8 @@ int main(void)
       cmocka_unit_test(test_refused_upgrade),
       cmocka_unit_test(test_reconnect_after_drop),
       cmocka_unit_test(test_free_inside_callback),
+      cmocka_unit_test(test_wss_session),
+      cmocka_unit_test(test_wss_untrusted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
