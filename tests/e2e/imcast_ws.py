@@ -24,7 +24,8 @@ WSClient(port, user, sig, ...)            one receiver connection
   close(code=1000)          the closing handshake (waits for the server's close frame)
   closed / close_code / close_reason   1006 when the TCP connection ended without a
                             close frame; 1005 when the close frame had no code
-  Pings from the server are answered with a pong carrying the same payload. Text
+  Pings from the server are answered with a pong carrying the same payload (unless
+  auto_pong=False: then they are only recorded in .pings). Text
   messages split in fragments are reassembled; control frames may come in between.
   Protocol violations by the server (a masked server frame, RSV bits, a fragmented or
   oversized control frame, a continuation with nothing to continue, text that is not
@@ -140,7 +141,7 @@ class WSClient:
 
     def __init__(self, port, user, sig=None, *, host="127.0.0.1", key=KEY, sdkappid=SDKAPPID,
                  tls_cafile=None, target=None, timeout=CONNECT_TIMEOUT, rcvbuf=None,
-                 extra_headers=(), server=None):
+                 extra_headers=(), server=None, auto_pong=True):
         self.port = port
         self.host = host
         self.user = user
@@ -152,6 +153,7 @@ class WSClient:
         self.rcvbuf = rcvbuf
         self.extra_headers = list(extra_headers)
         self.server = server               # imcast_harness.Server, for failure context
+        self.auto_pong = auto_pong         # False: server pings are recorded, not answered
         self.sock = None
         self.buf = bytearray()
         self.messages = []                 # complete text messages not yet consumed
@@ -379,7 +381,7 @@ class WSClient:
                 self._close_socket()
             elif op == OP_PING:
                 self.pings.append(payload)
-                if not self.close_sent:
+                if self.auto_pong and not self.close_sent:
                     try:
                         self.sock.sendall(encode_frame(OP_PONG, payload))
                     except OSError:
