@@ -173,6 +173,16 @@ class WSClient:
 
     # ---------------------------------------------------------------- connecting
     def connect(self, expect_hello=True, hello_timeout=WS_TIMEOUT):
+        """Opens the connection (see the module's comment); on any failure the socket is
+        closed and the error raised."""
+        try:
+            return self._connect(expect_hello, hello_timeout)
+        except BaseException:
+            self.closed = True
+            self._close_socket()
+            raise
+
+    def _connect(self, expect_hello, hello_timeout):
         raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if self.rcvbuf:
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
@@ -198,8 +208,6 @@ class WSClient:
         status, reason, headers, body = self._read_http_response()
         self.response_headers = headers
         if status != 101:
-            self._close_socket()
-            self.closed = True
             raise WSRefused(status, reason, headers, body)
         if headers.get("upgrade", "").lower() != "websocket":
             raise WSProtocolError("101 without 'Upgrade: websocket': %r" % headers)
@@ -741,6 +749,15 @@ class PushMixin:
                 self.fail("report of %s never showed %s within %ss; last: %s"
                           % (task_id, what, timeout, short(r)))
             time.sleep(0.05)
+
+    def resync(self, clients, timeout=WS_TIMEOUT):
+        """Brings long-lived receivers back in step after an earlier test failed: pushes a
+        MsgLifeTime-0 sentinel to all and reads each client up to it, dropping the rest."""
+        tid = self.push("resync")
+        deadline = time.monotonic() + timeout
+        for c in clients:
+            while c.recv_event(max(0.05, deadline - time.monotonic())).get("TaskId") != tid:
+                pass
 
     def revoke(self, task_id):
         return self.ok(PUSH, "im_revoke", {"TaskId": task_id})

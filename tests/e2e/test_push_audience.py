@@ -76,6 +76,9 @@ class Audience(PushMixin, ServerTestCase):
             cls.rx.abort()
         super().tearDownClass()
 
+    def setUp(self):
+        self.resync(self.rx)        # an earlier failure leaves no stray event behind
+
     # ------------------------------------------------------------------ the check
     def check_push(self, condition, want, text=None, **extra):
         """Pushes with condition (as sent), then a sentinel to all; checks exactly `want`

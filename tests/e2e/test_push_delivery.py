@@ -340,8 +340,11 @@ class Delivery(DeliveryBase):
         r = self.call(PUSH, "im_get_push_report", {"TaskId": tid})
         if r["ErrorCode"] == 0:
             self.assertEqual(r["State"], "Expired", short(r))
+            self.assertEqual(r["Pending"], 0, short(r))
         else:
             self.assertEqual(r["ErrorCode"], 90049, short(r))
+        # an expired TaskId cannot be revoked (rest-api.md §4.7: unknown or expired → 90049)
+        self.fail_call(PUSH, "im_revoke", {"TaskId": tid}, code=90049)
 
     # ---------------------------------------------------------------- safe retry
     def test_msgrandom_retry_same_task_nothing_new(self):
