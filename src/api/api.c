@@ -256,6 +256,7 @@ void api_on_request(http_request *req, void *ctx)
 
   api_call c = {.api = a, .identifier = http_request_query(req, "identifier"), .body = body,
                .reply = json_object()};
+  c.body_text = http_request_body(req, &c.body_len);
   if (!c.reply) api_out_of_memory();
   r->handler(&c);
   answer(a, req, c.code, c.info, c.reply);
@@ -306,6 +307,7 @@ static void release_waiting(api *a, bool committed)
 
 void api_end_of_turn(api *a)
 {
+  if (a->catching_up) receivers_continue_catch_up(a);
   if (!a->waiting && !a->n_fanout && !store_in_txn(a->st)) return;
   int rc = store_commit(a->st);
   if (rc != 0) log_error("commit failed: %s; answering 91000 and reloading state", store_errmsg(a->st));

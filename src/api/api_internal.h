@@ -49,6 +49,7 @@ struct api {
   ws_server *ws;
   uv_timer_t housekeeping;        /* expiry, batched ack saving, retry sweep */
   int64_t last_retry_sweep;
+  struct receiver *catching_up;   /* logins whose pending pushes did not fit at once */
   fanout_job *fanout;             /* pushes of this turn awaiting commit */
   size_t n_fanout, cap_fanout;
 
@@ -62,6 +63,8 @@ typedef struct api_call {
   api *api;
   const char *identifier;  /* the admin making the call */
   json_t *body;            /* the request body, always an object */
+  const char *body_text;   /* ... and its text, for forwarding members byte for byte */
+  size_t body_len;
   json_t *reply;           /* extra fields of a successful answer */
   int code;                /* 0, or the Tencent code of the failure */
   char info[512];          /* ErrorInfo of the failure */
@@ -146,6 +149,8 @@ void receivers_stop(api *a);
 void receivers_queue_fanout(api *a, push *p, bool owned);
 /* After the turn's commit: delivers the queued pushes (ok) or drops them (commit failed). */
 void receivers_run_fanout(api *a, bool ok);
+/* Sends more of their pending pushes to logins whose catch-up waits for output room. */
+void receivers_continue_catch_up(api *a);
 /* Sends each connection of uid a Kicked event and closes it with 4001. */
 void receivers_kick(api *a, uint32_t uid, const char *reason);
 /* Sends the connected audience of p a Revoke event. */

@@ -38,9 +38,13 @@ typedef struct receiver {
   api *a;
   ws_conn *ws;
   bool closing;        /* no more pushes: it is being closed */
+  bool catching_up;    /* stored pushes remain to send at login: live ones wait behind */
+  struct receiver *next_catching_up, *prev_catching_up;
 } receiver;
 
 static const char json_content_type[] = "application/json; charset=utf-8";
+
+static void unlink_catching_up(receiver *r);
 
 void api_free_frame(void *frame) { net_buf_unref(frame); }
 
@@ -103,7 +107,14 @@ void receivers_queue_fanout(api *a, push *p, bool owned)
   a->fanout[a->n_fanout++] = (fanout_job){p, owned};
 }
 
-static void fan_out(api *a, push *p)
+/* Live delivery to one receiver. One still catching up gets stored pushes from its
+** catch-up, in Seq order; pushes that are not stored (MsgLifeTime 0) go out at once. */
+static void deliver_live(receiver *r, push *p, bool stored)
+{
+  if (!r->catching_up || !stored) send_push(r, p);
+}
+
+static void fan_out(api *a, push *p, bool stored)
 {
   roaring_bitmap_t *live = roaring_bitmap_and(p->audience, sessions_online(a->online));
   if (!live) api_out_of_memory();
@@ -111,7 +122,7 @@ static void fan_out(api *a, push *p)
   roaring_uint32_iterator_t *it = roaring_create_iterator(live);
   for (; it->has_value; roaring_advance_uint32_iterator(it))
     for (session *s = sessions_of(a->online, it->current_value); s; s = s->next)
-      send_push((receiver *)s, p);
+      deliver_live((receiver *)s, p, stored);
   roaring_free_uint32_iterator(it);
   roaring_bitmap_free(live);
   p->state = PUSH_DONE;
@@ -122,7 +133,7 @@ void receivers_run_fanout(api *a, bool ok)
 {
   for (size_t i = 0; i < a->n_fanout; i++) {
     fanout_job *job = &a->fanout[i];
-    if (ok && job->p->state == PUSH_FANNING_OUT) fan_out(a, job->p);
+    if (ok && job->p->state == PUSH_FANNING_OUT) fan_out(a, job->p, !job->owned);
     if (job->owned) push_free(job->p, api_free_frame);
   }
   a->n_fanout = 0;
@@ -198,6 +209,7 @@ static void on_text(ws_conn *ws, const char *text, size_t len)
 static void on_close(ws_conn *ws, uint16_t code)
 {
   receiver *r = ws_data(ws);
+  unlink_catching_up(r);
   sessions_remove(r->a->online, &r->s);
   free(r);
 }
@@ -206,11 +218,67 @@ static const ws_handler receiver_handler = {on_text, on_close};
 
 /* ------------------------------------------------------------------ login */
 
-static int send_pending(push *p, void *ctx)
+/* ------------------------------------------------------------------ catch-up */
+
+/* A login may have more pending than a receiver's output cap: catch-up sends while the
+** unsent output stays under half the cap and continues at the end of later loop turns,
+** as the connection drains (receivers_continue_catch_up). */
+typedef struct catch_up_step {
+  receiver *r;
+  bool stopped;        /* the output budget ran out before the pending pushes did */
+} catch_up_step;
+
+static int catch_up_one(push *p, void *ctx)
 {
-  send_push(ctx, p);
+  catch_up_step *step = ctx;
+  receiver *r = step->r;
+  if (p->seq <= r->s.sent_upto) return 0;
+  net_buf *frame = receivers_frame(p);
+  size_t queued = ws_pending_output(r->ws);
+  if (queued > 0 && queued + frame->len > queue_cap(r->a) / 2) {
+    step->stopped = true;
+    return 1;
+  }
+  ws_send_frame(r->ws, net_buf_ref(frame));
+  r->s.sent_upto = p->seq;
   return 0;
 }
+
+static void unlink_catching_up(receiver *r)
+{
+  if (!r->catching_up) return;
+  if (r->prev_catching_up) r->prev_catching_up->next_catching_up = r->next_catching_up;
+  else r->a->catching_up = r->next_catching_up;
+  if (r->next_catching_up) r->next_catching_up->prev_catching_up = r->prev_catching_up;
+  r->next_catching_up = r->prev_catching_up = NULL;
+  r->catching_up = false;
+}
+
+static void catch_up(receiver *r)
+{
+  catch_up_step step = {r, false};
+  push_registry_pending(r->a->pushes, r->s.uid, (int64_t)time(NULL), catch_up_one, &step);
+  if (!step.stopped) {
+    unlink_catching_up(r);
+  } else if (!r->catching_up) {
+    r->catching_up = true;
+    r->next_catching_up = r->a->catching_up;
+    if (r->next_catching_up) r->next_catching_up->prev_catching_up = r;
+    r->a->catching_up = r;
+  }
+}
+
+void receivers_continue_catch_up(api *a)
+{
+  receiver *next;
+  for (receiver *r = a->catching_up; r; r = next) {
+    next = r->next_catching_up;
+    if (r->closing) unlink_catching_up(r);
+    else if (ws_pending_output(r->ws) <= queue_cap(a) / 2) catch_up(r);
+  }
+}
+
+/* ------------------------------------------------------------------ login */
 
 static void refuse(http_request *req, int status, int code, const char *fmt, ...)
   __attribute__((format(printf, 4, 5)));
@@ -294,9 +362,11 @@ void receivers_on_upgrade(api *a, http_request *req)
   r->s.conn = r->ws;
   if (sessions_add(a->online, &r->s) != 0) api_out_of_memory();
   unsigned ping = a->opts.ping_sec ? a->opts.ping_sec : DEFAULT_PING_SEC;
-  send_json(r, json_pack("{s:s,s:s,s:I,s:i}", "Event", "Hello", "UserID", user_id,
+  /* user_id pointed into the request, which the upgrade freed. */
+  send_json(r, json_pack("{s:s,s:s,s:I,s:i}", "Event", "Hello", "UserID",
+                         directory_user_id(a->dir, uid),
                          "ServerTime", (json_int_t)time(NULL), "PingSec", (int)ping));
-  push_registry_pending(a->pushes, uid, (int64_t)time(NULL), send_pending, r);
+  catch_up(r);
 }
 
 /* ------------------------------------------------------------------ housekeeping */

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "api/api_internal.h"
+#include "common/json_span.h"
 #include "common/text.h"
 
 #define MAX_CONDITION_TAGS 10
@@ -297,18 +298,38 @@ static bool parse_push(api_call *c, push_request *r)
   return parse_condition(c, &r->cond);
 }
 
-/* The receiver's Msg event, serialized once for every receiver (no To_Account: the bytes
-** are shared, and each client knows who it is — docs/client-protocol.md). */
-static char *msg_event(const push_request *r, uint64_t seq, const char *task_id, int64_t now)
+/* The raw JSON text of a body member, or (when it cannot be located as written, e.g. an
+** escaped key or a merged form) its re-serialization. Free with free(). */
+static char *member_text(const api_call *c, const char *key, const json_t *parsed)
 {
-  json_t *ev = json_pack("{s:s,s:I,s:s,s:s,s:I,s:I,s:O}", "Event", "Msg", "Seq", (json_int_t)seq,
-                         "TaskId", task_id, "From_Account", r->sender, "MsgRandom",
-                         r->msg_random, "MsgTime", (json_int_t)now, "MsgBody", r->msg_body);
-  if (!ev) api_out_of_memory();
-  if (r->offline_push_info) json_object_set(ev, "OfflinePushInfo", r->offline_push_info);
-  char *text = json_dumps(ev, JSON_COMPACT);
-  json_decref(ev);
-  if (!text) api_out_of_memory();
+  size_t off, len;
+  if (c->body_text && json_member_span(c->body_text, c->body_len, key, &off, &len))
+    return strndup(c->body_text + off, len);
+  return json_dumps(parsed, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* The receiver's Msg event, serialized once for every receiver (no To_Account: the bytes
+** are shared, and each client knows who it is — docs/client-protocol.md). MsgBody and
+** OfflinePushInfo are forwarded byte for byte as the caller wrote them. */
+static char *msg_event(const api_call *c, const push_request *r, uint64_t seq,
+                       const char *task_id, int64_t now)
+{
+  json_t *sender_json = json_string(r->sender);
+  char *sender = json_dumps(sender_json, JSON_ENCODE_ANY);
+  json_decref(sender_json);
+  char *body = member_text(c, "MsgBody", r->msg_body);
+  char *info = r->offline_push_info ? member_text(c, "OfflinePushInfo", r->offline_push_info)
+                                    : NULL;
+  if (!sender || !body || (r->offline_push_info && !info)) api_out_of_memory();
+  char *text = NULL;
+  int n = asprintf(&text, "{\"Event\":\"Msg\",\"Seq\":%llu,\"TaskId\":\"%s\",\"From_Account\":%s,"
+                   "\"MsgRandom\":%lld,\"MsgTime\":%lld,\"MsgBody\":%s%s%s}",
+                   (unsigned long long)seq, task_id, sender, (long long)r->msg_random,
+                   (long long)now, body, info ? ",\"OfflinePushInfo\":" : "", info ? info : "");
+  free(sender);
+  free(body);
+  free(info);
+  if (n < 0) api_out_of_memory();
   return text;
 }
 
@@ -345,8 +366,8 @@ static void count_push(api *a)
 
 /* ------------------------------------------------------------------ im_push */
 
-static push *new_push(const push_request *r, uint64_t seq, const char *task_id, int64_t now,
-                      roaring_bitmap_t *audience)
+static push *new_push(const api_call *c, const push_request *r, uint64_t seq,
+                      const char *task_id, int64_t now, roaring_bitmap_t *audience)
 {
   push *p = calloc(1, sizeof *p);
   if (!p) api_out_of_memory();
@@ -356,7 +377,7 @@ static push *new_push(const push_request *r, uint64_t seq, const char *task_id, 
   p->sender = strdup(r->sender);
   p->created_at = now;
   p->expires_at = now + r->lifetime;
-  p->msg_json = msg_event(r, seq, task_id, now);
+  p->msg_json = msg_event(c, r, seq, task_id, now);
   p->msg_len = strlen(p->msg_json);
   p->audience = audience;
   p->delivered = roaring_bitmap_create();
@@ -401,7 +422,7 @@ void svc_im_push(api_call *c)
   uint64_t seq = push_registry_next_seq(a->pushes);
   char task_id[PUSH_TASK_ID_MAX];
   push_make_task_id(task_id, now, a->opts.sdkappid, seq, (uint32_t)r.msg_random);
-  push *p = new_push(&r, seq, task_id, now, audience);
+  push *p = new_push(c, &r, seq, task_id, now, audience);
   bool stored = r.lifetime > 0;
 
   if (api_write_begin(c)) {
