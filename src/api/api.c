@@ -233,6 +233,7 @@ void api_on_request(http_request *req, void *ctx)
     receivers_on_upgrade(a, req);
     return;
   }
+  if (web_serve(a, req)) return;
   const char *appid = http_request_query(req, "sdkappid");
   if (!appid || !*appid) {
     fail_request(a, req, IMC_E_NO_SDKAPPID, "sdkappid is missing from the URL");

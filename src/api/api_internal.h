@@ -162,6 +162,11 @@ net_buf *receivers_frame(push *p);
 /* push_free's free_frame callback. */
 void api_free_frame(void *frame);
 
+/* --- web.c --- */
+
+/* Serves GET /console/... and /healthz; false when the request is not one of them. */
+bool web_serve(api *a, http_request *req);
+
 /* --- handlers, one per command --- */
 void svc_account_import(api_call *c);
 void svc_multiaccount_import(api_call *c);

@@ -380,17 +380,18 @@ static const http_parser_settings parser_settings = {
 
 /* ---------- responses ---------- */
 
-static net_buf *build_response(int status, const char *type, const void *body, size_t len,
-                               bool close, bool head_only) {
+static net_buf *build_response(int status, const char *headers, const char *type,
+                               const void *body, size_t len, bool close, bool head_only) {
   const char *reason = http_status_str((enum http_status)status);
   if (!type) type = "application/json";
-  size_t cap = 96 + strlen(reason) + strlen(type) + (head_only ? 0 : len);
+  if (!headers) headers = "";
+  size_t cap = 96 + strlen(reason) + strlen(headers) + strlen(type) + (head_only ? 0 : len);
   net_buf *b = net_buf_new(cap);
   if (!b) return NULL;
   int n = snprintf(b->data, cap,
-                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                   "HTTP/1.1 %d %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\n"
                    "Connection: %s\r\n\r\n",
-                   status, reason, type, len, close ? "close" : "keep-alive");
+                   status, reason, headers, type, len, close ? "close" : "keep-alive");
   if (n < 0 || (size_t)n + (head_only ? 0 : len) > cap) {
     net_buf_unref(b);
     return NULL;
@@ -461,7 +462,7 @@ static void http_fail(http_conn *hc, int status, const char *why) {
   hc->cur = NULL;
   hc->stopped = true;
   http_request *err = calloc(1, sizeof *err);
-  if (err) err->resp = build_response(status, "application/json", body, (size_t)n, true, false);
+  if (err) err->resp = build_response(status, NULL, "application/json", body, (size_t)n, true, false);
   if (!err || !err->resp) {
     req_free(err);
     conn_close(hc->c);
@@ -728,6 +729,11 @@ void *http_request_get_data(const http_request *req) { return req->data; }
 
 void http_respond(http_request *req, int status, const char *content_type, const void *body,
                   size_t len) {
+  http_respond_with(req, status, NULL, content_type, body, len);
+}
+
+void http_respond_with(http_request *req, int status, const char *headers,
+                       const char *content_type, const void *body, size_t len) {
   if (!req || req->answered) return;
   http_conn *hc = req->hc;
   if (!hc) { /* its connection is gone (on_abandon NULL): nobody to answer */
@@ -737,7 +743,7 @@ void http_respond(http_request *req, int status, const char *content_type, const
   req->answered = true;
   req->close_after = !req->keep_alive || req->upgrade ||
                      (hc->srv->shutting_down && req == hc->tail);
-  req->resp = build_response(status, content_type, body, len, req->close_after,
+  req->resp = build_response(status, headers, content_type, body, len, req->close_after,
                              req->head_only);
   req_drop_input(req);
   if (!req->resp) {

@@ -118,6 +118,9 @@ void *http_request_get_data(const http_request *req);
 */
 void http_respond(http_request *req, int status, const char *content_type,
                   const void *body, size_t len);
+/* The same with extra header lines: `headers` is "Name: value\r\n" lines, or NULL. */
+void http_respond_with(http_request *req, int status, const char *headers,
+                       const char *content_type, const void *body, size_t len);
 
 /*
 ** Protocol hand-off (WebSocket): takes the connection of an Upgrade request away from
