@@ -8,6 +8,7 @@
 ** MsgType) fails the whole build with IMCAST_E_INVALID and an error_info that names the
 ** field by its wire name, e.g. "MsgBody[1].MsgContent.Text is missing".
 */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -93,11 +94,22 @@ static void put_nonzero_int(builder *b, json_t *obj, const char *key, json_int_t
     put_int(b, obj, key, v);
 }
 
-/* "<prefix><key>" as a field path for error messages. */
+/* A field path for error messages, e.g. "UserTags[3].To_Account" (cut to fit). */
+static const char *where(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static const char *where(char *buf, size_t cap, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, cap, fmt, ap);
+  va_end(ap);
+  return buf;
+}
+
+/* "<prefix><key>" as a field path. */
 static const char *path(char *buf, size_t cap, const char *prefix, const char *key)
 {
-  snprintf(buf, cap, "%s%s", prefix, key);
-  return buf;
+  return where(buf, cap, "%s%s", prefix, key);
 }
 
 /* A list is valid when it has entries or a count of zero. */
@@ -115,10 +127,10 @@ static json_t *str_array(builder *b, const char *const *list, size_t count, cons
   if (!check_list(b, list, count, what))
     return NULL;
   json_t *array = json_array();
-  char where[96];
+  char item[96];
   for (size_t i = 0; i < count && !b->failed; i++) {
-    snprintf(where, sizeof where, "%s[%zu]", what, i);
-    append(b, array, str(b, list[i], where));
+    where(item, sizeof item, "%s[%zu]", what, i);
+    append(b, array, str(b, list[i], item));
   }
   return array;
 }
@@ -200,7 +212,7 @@ static void image_content(builder *b, json_t *c, const imcast_image_elem *e, con
     return;
   json_t *array = json_array();
   for (size_t i = 0; i < e->image_info_count && !b->failed; i++) {
-    snprintf(w, sizeof w, "%sImageInfoArray[%zu].", at, i);
+    where(w, sizeof w, "%sImageInfoArray[%zu].", at, i);
     append(b, array, image_info(b, &e->image_info[i], w));
   }
   put(b, c, "ImageInfoArray", array);
@@ -267,13 +279,13 @@ static void fill_content(builder *b, json_t *c, const imcast_msg_elem *e, const 
 static json_t *msg_elem(builder *b, const imcast_msg_elem *e, size_t index)
 {
   char at[64];
-  snprintf(at, sizeof at, "MsgBody[%zu]", index);
+  where(at, sizeof at, "MsgBody[%zu]", index);
   const char *type = msg_type_name(e->type);
   if (type == NULL) {
     fail(b, IMCAST_E_INVALID, at, "has an unknown MsgType");
     return NULL;
   }
-  snprintf(at, sizeof at, "MsgBody[%zu].MsgContent.", index);
+  where(at, sizeof at, "MsgBody[%zu].MsgContent.", index);
   json_t *elem = json_object();
   json_t *content = json_object();
   put(b, elem, "MsgType", json_string(type));
@@ -306,12 +318,12 @@ static json_t *attr_object(builder *b, const imcast_attr *attrs, size_t count,
   json_t *o = json_object();
   char w[96];
   for (size_t i = 0; i < count && !b->failed; i++) {
-    snprintf(w, sizeof w, "%s[%zu].name", what, i);
+    where(w, sizeof w, "%s[%zu].name", what, i);
     if (attrs[i].name == NULL) {
       fail(b, IMCAST_E_INVALID, w, "is missing");
       break;
     }
-    snprintf(w, sizeof w, "%s.%s", what, attrs[i].name);
+    where(w, sizeof w, "%s.%s", what, attrs[i].name);
     put(b, o, attrs[i].name, str(b, attrs[i].value, w));
   }
   return o;
@@ -429,8 +441,8 @@ json_t *sdk_req_set_attr_name(const char *const names[IMCAST_ATTR_SLOTS], imcast
   for (int i = 0; i < IMCAST_ATTR_SLOTS; i++) {
     if (names[i] == NULL)
       continue;
-    snprintf(slot, sizeof slot, "%d", i);
-    snprintf(what, sizeof what, "AttrNames.%d", i);
+    where(slot, sizeof slot, "%d", i);
+    where(what, sizeof what, "AttrNames.%d", i);
     put_str(&b, attr_names, slot, names[i], what);
   }
   put(&b, root, "AttrNames", attr_names);
@@ -460,9 +472,9 @@ json_t *sdk_req_set_attr(const imcast_user_attrs *items, size_t count, imcast_er
   if (check_list(&b, items, count, "UserAttrs")) {
     for (size_t i = 0; i < count && !b.failed; i++) {
       json_t *item = json_object();
-      snprintf(w, sizeof w, "UserAttrs[%zu].To_Account", i);
+      where(w, sizeof w, "UserAttrs[%zu].To_Account", i);
       put_str(&b, item, "To_Account", items[i].to_account, w);
-      snprintf(w, sizeof w, "UserAttrs[%zu].Attrs", i);
+      where(w, sizeof w, "UserAttrs[%zu].Attrs", i);
       put(&b, item, "Attrs", attr_object(&b, items[i].attrs, items[i].attr_count, w));
       append(&b, list, item);
     }
@@ -481,9 +493,9 @@ json_t *sdk_req_remove_attr(const imcast_user_attr_names *items, size_t count,
   if (check_list(&b, items, count, "UserAttrs")) {
     for (size_t i = 0; i < count && !b.failed; i++) {
       json_t *item = json_object();
-      snprintf(w, sizeof w, "UserAttrs[%zu].To_Account", i);
+      where(w, sizeof w, "UserAttrs[%zu].To_Account", i);
       put_str(&b, item, "To_Account", items[i].to_account, w);
-      snprintf(w, sizeof w, "UserAttrs[%zu].Attrs", i);
+      where(w, sizeof w, "UserAttrs[%zu].Attrs", i);
       put(&b, item, "Attrs", str_array(&b, items[i].names, items[i].name_count, w));
       append(&b, list, item);
     }
@@ -501,9 +513,9 @@ json_t *sdk_req_user_tags(const imcast_user_tags *items, size_t count, imcast_er
   if (check_list(&b, items, count, "UserTags")) {
     for (size_t i = 0; i < count && !b.failed; i++) {
       json_t *item = json_object();
-      snprintf(w, sizeof w, "UserTags[%zu].To_Account", i);
+      where(w, sizeof w, "UserTags[%zu].To_Account", i);
       put_str(&b, item, "To_Account", items[i].to_account, w);
-      snprintf(w, sizeof w, "UserTags[%zu].Tags", i);
+      where(w, sizeof w, "UserTags[%zu].Tags", i);
       put(&b, item, "Tags", str_array(&b, items[i].tags, items[i].tag_count, w));
       append(&b, list, item);
     }
@@ -563,7 +575,7 @@ json_t *sdk_req_user_items(const char *list_key, const char *const *ids, size_t 
   if (check_list(&b, ids, count, list_key)) {
     for (size_t i = 0; i < count && !b.failed; i++) {
       json_t *item = json_object();
-      snprintf(w, sizeof w, "%s[%zu].UserID", list_key, i);
+      where(w, sizeof w, "%s[%zu].UserID", list_key, i);
       put_str(&b, item, "UserID", ids[i], w);
       append(&b, list, item);
     }
