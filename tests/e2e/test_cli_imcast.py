@@ -65,6 +65,26 @@ class CliTestCase(ServerTestCase):
     def lines(self, text):
         return [ln for ln in text.splitlines() if ln.strip()]
 
+    def read_line(self, proc, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+            if ready:
+                return proc.stdout.readline()
+            if proc.poll() is not None:
+                break
+        self.fail("imcast listen printed nothing within %ss (exit %s)"
+                  % (timeout, proc.poll()))
+
+    def wait_for_login(self, user, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = self.ok("openim", "query_online_status", {"To_Account": [user]})
+            if r["QueryResult"][0]["Status"] == "Online":
+                return
+            time.sleep(0.1)
+        self.fail("%s never came online" % user)
+
 
 class UsersigCommand(CliTestCase):
     def test_sig_verifies_with_the_key(self):
@@ -306,26 +326,6 @@ class PushCommands(CliTestCase):
 
 
 class ListenCommand(CliTestCase):
-    def read_line(self, proc, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.2)
-            if ready:
-                return proc.stdout.readline()
-            if proc.poll() is not None:
-                break
-        self.fail("imcast listen printed nothing within %ss (exit %s)"
-                  % (timeout, proc.poll()))
-
-    def wait_for_login(self, user, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            r = self.ok("openim", "query_online_status", {"To_Account": [user]})
-            if r["QueryResult"][0]["Status"] == "Online":
-                return
-            time.sleep(0.1)
-        self.fail("%s never came online" % user)
-
     def test_prints_each_push_and_acks_it(self):
         user = uid("ear")
         self.import_accounts(user)
@@ -478,6 +478,48 @@ class ExitCodes(CliTestCase):
         r = self.imcast("--json", "account", "kick", uid("ghost"), want=1)
         doc = json.loads(r.stdout)
         self.assertEqual((doc["ActionStatus"], doc["ErrorCode"]), ("FAIL", 70107))
+
+
+class OverTls(CliTestCase):
+    """https:// with --ca-file (the certificate is self-signed), and wss:// for listen."""
+    server_kwargs = {"tls": True}
+
+    def tls_env(self, **extra):
+        return self.cli_env(IMCAST_URL="https://127.0.0.1:%d" % self.srv.tls_port, **extra)
+
+    def test_ca_file_flag_and_environment(self):
+        a = uid("tls")
+        self.imcast("--ca-file", self.srv.cert, "account", "import", a, env=self.tls_env())
+        self.assertEqual(self.check_status(a), {a: "Imported"})
+        self.imcast("account", "check", a, env=self.tls_env(IMCAST_CA_FILE=self.srv.cert))
+
+    def test_untrusted_certificate_is_a_transport_error(self):
+        r = self.imcast("attr", "names", env=self.tls_env(), want=3)
+        self.assertNotIn("ErrorCode", r.stderr)
+
+    def test_listen_over_wss(self):
+        user = uid("wss")
+        self.import_accounts(user)
+        proc = subprocess.Popen([IMCAST_CLI, "listen", user], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE,
+                                env=self.tls_env(IMCAST_CA_FILE=self.srv.cert), text=True)
+        try:
+            self.wait_for_login(user)
+            self.ok("all_member_push", "im_push",
+                    {"MsgRandom": 99, "MsgLifeTime": 60, "MsgBody": [
+                        {"MsgType": "TIMTextElem", "MsgContent": {"Text": "over tls"}}]})
+            ev = json.loads(self.read_line(proc))
+            self.assertEqual(ev["MsgBody"][0]["MsgContent"]["Text"], "over tls")
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                rc = proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
+        self.assertEqual(rc, 0)
 
 
 if __name__ == "__main__":
