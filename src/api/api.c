@@ -47,12 +47,20 @@ static const route routes[] = {
   {"/v4/all_member_push/im_get_audience", svc_get_audience, IMC_E_NOT_ADMIN},
 };
 
+/* What the request log and the metrics need to know of a call. */
+typedef struct call_meta {
+  const char *command;      /* "all_member_push/im_push", or "unknown" */
+  uint64_t started_ns;      /* uv_hrtime() when the request arrived */
+} call_meta;
+
 /* An answer held until the turn's transaction commits. */
 typedef struct waiting_call {
   struct waiting_call *next;
   http_request *req;        /* NULL once the peer went away */
   char *body;               /* the serialized success or failure */
   size_t len;
+  int code;
+  call_meta meta;
 } waiting_call;
 
 static const char json_content_type[] = "application/json; charset=utf-8";
@@ -91,43 +99,60 @@ static char *envelope(int code, const char *info, json_t *extra, size_t *len)
   return s;
 }
 
-static void respond_now(http_request *req, int code, const char *info, json_t *extra)
+/* The request log (failures at info, successes at debug) and the metrics of one call. */
+static void record_call(api *a, const call_meta *m, int code, const char *info)
+{
+  double seconds = (double)(uv_hrtime() - m->started_ns) / 1e9;
+  api_metrics_count_request(a, m->command, code, seconds);
+  if (code)
+    log_info("request command=%s code=%d ms=%.3f info=%s", m->command, code, seconds * 1e3, info);
+  else
+    log_debug("request command=%s code=0 ms=%.3f", m->command, seconds * 1e3);
+}
+
+static void respond_now(api *a, http_request *req, const call_meta *m, int code,
+                        const char *info, json_t *extra)
 {
   size_t len;
   char *body = envelope(code, info, extra, &len);
   http_respond(req, 200, json_content_type, body, len);
   free(body);
+  record_call(a, m, code, info);
 }
 
 /* Holds the answer until api_end_of_turn() has committed. */
-static void respond_after_commit(api *a, http_request *req, int code, const char *info,
-                                 json_t *extra)
+static void respond_after_commit(api *a, http_request *req, const call_meta *m, int code,
+                                 const char *info, json_t *extra)
 {
   waiting_call *w = calloc(1, sizeof *w);
   if (!w) api_out_of_memory();
   w->req = req;
   w->body = envelope(code, info, extra, &w->len);
+  w->code = code;
+  w->meta = *m;
   http_request_set_data(req, w);
   *a->waiting_tail = w;
   a->waiting_tail = &w->next;
 }
 
-static void answer(api *a, http_request *req, int code, const char *info, json_t *extra)
+static void answer(api *a, http_request *req, const call_meta *m, int code, const char *info,
+                   json_t *extra)
 {
-  if (store_in_txn(a->st)) respond_after_commit(a, req, code, info, extra);
-  else respond_now(req, code, info, extra);
+  if (store_in_txn(a->st)) respond_after_commit(a, req, m, code, info, extra);
+  else respond_now(a, req, m, code, info, extra);
 }
 
-static void fail_request(api *a, http_request *req, int code, const char *fmt, ...)
-  __attribute__((format(printf, 4, 5)));
-static void fail_request(api *a, http_request *req, int code, const char *fmt, ...)
+static void fail_request(api *a, http_request *req, const call_meta *m, int code,
+                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void fail_request(api *a, http_request *req, const call_meta *m, int code,
+                         const char *fmt, ...)
 {
   char info[512];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(info, sizeof info, fmt, ap);
   va_end(ap);
-  answer(a, req, code, info, NULL);
+  answer(a, req, m, code, info, NULL);
 }
 
 /* ------------------------------------------------------------------ checks */
@@ -234,33 +259,39 @@ void api_on_request(http_request *req, void *ctx)
     return;
   }
   if (web_serve(a, req)) return;
+  const route *r = find_route(http_request_path(req));
+  call_meta m = {r ? r->path + 4 : "unknown", uv_hrtime()};   /* path without "/v4/" */
   const char *appid = http_request_query(req, "sdkappid");
   if (!appid || !*appid) {
-    fail_request(a, req, IMC_E_NO_SDKAPPID, "sdkappid is missing from the URL");
+    fail_request(a, req, &m, IMC_E_NO_SDKAPPID, "sdkappid is missing from the URL");
     return;
   }
-  const route *r = find_route(http_request_path(req));
   if (!r) {
-    fail_request(a, req, IMC_E_UNKNOWN_PATH, "no such service or command: %.200s",
+    fail_request(a, req, &m, IMC_E_UNKNOWN_PATH, "no such service or command: %.200s",
                  http_request_path(req));
     return;
   }
   if (strcmp(http_request_method(req), "POST") != 0) {
-    fail_request(a, req, IMC_E_BAD_HTTP, "%s calls must use POST", r->path);
+    fail_request(a, req, &m, IMC_E_BAD_HTTP, "%s calls must use POST", r->path);
     return;
   }
   int code = check_caller(a, req, r, info, sizeof info);
-  if (code) { answer(a, req, code, info, NULL); return; }
-
+  if (code) {
+    answer(a, req, &m, code, info, NULL);
+    return;
+  }
   json_t *body = parse_body(req, info, sizeof info);
-  if (!body) { answer(a, req, IMC_E_JSON, info, NULL); return; }
-
+  if (!body) {
+    answer(a, req, &m, IMC_E_JSON, info, NULL);
+    return;
+  }
   api_call c = {.api = a, .identifier = http_request_query(req, "identifier"), .body = body,
                .reply = json_object()};
   c.body_text = http_request_body(req, &c.body_len);
+  c.started_ns = m.started_ns;
   if (!c.reply) api_out_of_memory();
   r->handler(&c);
-  answer(a, req, c.code, c.info, c.reply);
+  answer(a, req, &m, c.code, c.info, c.reply);
   json_decref(c.reply);
   json_decref(body);
 }
@@ -297,8 +328,13 @@ static void release_waiting(api *a, bool committed)
     waiting_call *next = w->next;
     if (w->req) {
       http_request_set_data(w->req, NULL);
-      if (committed) http_respond(w->req, 200, json_content_type, w->body, w->len);
-      else respond_now(w->req, IMC_E_INTERNAL, "the change could not be saved; nothing was changed", NULL);
+      if (committed) {
+        http_respond(w->req, 200, json_content_type, w->body, w->len);
+        record_call(a, &w->meta, w->code, "");
+      } else {
+        respond_now(a, w->req, &w->meta, IMC_E_INTERNAL,
+                    "the change could not be saved; nothing was changed", NULL);
+      }
     }
     free(w->body);
     free(w);
@@ -310,7 +346,10 @@ void api_end_of_turn(api *a)
 {
   if (a->catching_up) receivers_continue_catch_up(a);
   if (!a->waiting && !a->n_fanout && !store_in_txn(a->st)) return;
+  uint64_t t0 = uv_hrtime();
   int rc = store_commit(a->st);
+  histogram_observe(&a->metrics.commit_seconds, (double)(uv_hrtime() - t0) / 1e9);
+  if (rc != 0) a->metrics.commit_failures++;
   if (rc != 0) log_error("commit failed: %s; answering 91000 and reloading state", store_errmsg(a->st));
   receivers_run_fanout(a, rc == 0);
   if (rc != 0) reload_state(a);
@@ -326,8 +365,10 @@ api *api_new(const api_options *opts, uv_loop_t *loop, http_server *http, api_st
   if (!a) return NULL;
   a->opts = *opts;
   a->loop = loop;
+  a->http = http;
   a->st = st;
   a->waiting_tail = &a->waiting;
+  api_metrics_init(a);
   a->sigs = auth_cache_new();
   if (!a->sigs || receivers_start(a, http) != 0) {
     auth_cache_free(a->sigs);

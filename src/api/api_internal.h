@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "api/auth.h"
 #include "common/errors.h"
+#include "common/metrics.h"
 #include "core/audience.h"
 #include "core/sessions.h"
 #include "net/ws.h"
@@ -31,7 +32,28 @@
 typedef struct fanout_job {
   push *p;
   bool owned;                     /* MsgLifeTime 0: not in the registry, freed after */
+  uint64_t accepted_ns;           /* uv_hrtime() when im_push arrived */
 } fanout_job;
+
+#define API_MAX_REQUEST_SERIES 256
+
+/* REST calls answered, by command and ErrorCode. */
+typedef struct request_series {
+  const char *command;            /* static string */
+  int code;
+  uint64_t count;
+} request_series;
+
+/* What GET /metrics reports (stats.c). */
+typedef struct api_metrics {
+  uint64_t logins, logins_refused, pushes, push_retries, deliveries, acks, queue_drops,
+           expired, revoked, kicks, commit_failures;
+  histogram request_seconds;      /* arrival to answer, group commit included */
+  histogram commit_seconds;       /* one turn's COMMIT */
+  histogram delivery_seconds;     /* im_push arrival to its frame queued on every receiver */
+  request_series requests[API_MAX_REQUEST_SERIES];
+  size_t n_requests;
+} api_metrics;
 
 struct api {
   api_options opts;
@@ -45,6 +67,7 @@ struct api {
 
   /* receivers and delivery (receivers.c) */
   uv_loop_t *loop;
+  http_server *http;
   sessions *online;
   ws_server *ws;
   uv_timer_t housekeeping;        /* expiry, batched ack saving, retry sweep */
@@ -52,6 +75,8 @@ struct api {
   struct receiver *catching_up;   /* logins whose pending pushes did not fit at once */
   fanout_job *fanout;             /* pushes of this turn awaiting commit */
   size_t n_fanout, cap_fanout;
+
+  api_metrics metrics;
 
   /* push rate limits (svc_push.c) */
   uint64_t last_push_ms;
@@ -64,6 +89,7 @@ typedef struct api_call {
   const char *identifier;  /* the admin making the call */
   json_t *body;            /* the request body, always an object */
   const char *body_text;   /* ... and its text, for forwarding members byte for byte */
+  uint64_t started_ns;     /* uv_hrtime() when the request arrived */
   size_t body_len;
   json_t *reply;           /* extra fields of a successful answer */
   int code;                /* 0, or the Tencent code of the failure */
@@ -145,8 +171,9 @@ int receivers_start(api *a, http_server *http);
 /* Frees what receivers_start made; the timers must be stopped (api_close_receivers) and
 ** every receiver gone. */
 void receivers_stop(api *a);
-/* Queues p for live delivery once this turn commits (owned: free it afterwards). */
-void receivers_queue_fanout(api *a, push *p, bool owned);
+/* Queues p for live delivery once this turn commits (owned: free it afterwards);
+** accepted_ns is when its im_push arrived. */
+void receivers_queue_fanout(api *a, push *p, bool owned, uint64_t accepted_ns);
 /* After the turn's commit: delivers the queued pushes (ok) or drops them (commit failed). */
 void receivers_run_fanout(api *a, bool ok);
 /* Sends more of their pending pushes to logins whose catch-up waits for output room. */
@@ -161,6 +188,12 @@ void receivers_save_acks(api *a);
 net_buf *receivers_frame(push *p);
 /* push_free's free_frame callback. */
 void api_free_frame(void *frame);
+
+/* --- stats.c --- */
+void api_metrics_init(api *a);
+void api_metrics_count_request(api *a, const char *command, int code, double seconds);
+/* The Prometheus exposition of everything; NULL when out of memory. Free with free(). */
+char *api_metrics_render(api *a, size_t *len);
 
 /* --- web.c --- */
 

@@ -72,6 +72,7 @@ static bool send_frame(receiver *r, net_buf *frame)
     log_info("receiver '%s' from %s passed its output cap of %zu bytes: disconnected",
              directory_user_id(r->a->dir, r->s.uid), ws_peer(r->ws), queue_cap(r->a));
     r->closing = true;
+    r->a->metrics.queue_drops++;
     ws_abort(r->ws);
     return false;
   }
@@ -81,7 +82,9 @@ static bool send_frame(receiver *r, net_buf *frame)
 
 static void send_push(receiver *r, push *p)
 {
-  if (send_frame(r, receivers_frame(p)) && p->seq > r->s.sent_upto) r->s.sent_upto = p->seq;
+  if (!send_frame(r, receivers_frame(p))) return;
+  r->a->metrics.deliveries++;
+  if (p->seq > r->s.sent_upto) r->s.sent_upto = p->seq;
 }
 
 static void send_json(receiver *r, json_t *event)
@@ -95,7 +98,7 @@ static void send_json(receiver *r, json_t *event)
 
 /* ------------------------------------------------------------------ fan-out */
 
-void receivers_queue_fanout(api *a, push *p, bool owned)
+void receivers_queue_fanout(api *a, push *p, bool owned, uint64_t accepted_ns)
 {
   if (a->n_fanout == a->cap_fanout) {
     size_t cap = a->cap_fanout ? a->cap_fanout * 2 : 16;
@@ -104,7 +107,7 @@ void receivers_queue_fanout(api *a, push *p, bool owned)
     a->fanout = grown;
     a->cap_fanout = cap;
   }
-  a->fanout[a->n_fanout++] = (fanout_job){p, owned};
+  a->fanout[a->n_fanout++] = (fanout_job){p, owned, accepted_ns};
 }
 
 /* Live delivery to one receiver. One still catching up gets stored pushes from its
@@ -133,7 +136,11 @@ void receivers_run_fanout(api *a, bool ok)
 {
   for (size_t i = 0; i < a->n_fanout; i++) {
     fanout_job *job = &a->fanout[i];
-    if (ok && job->p->state == PUSH_FANNING_OUT) fan_out(a, job->p, !job->owned);
+    if (ok && job->p->state == PUSH_FANNING_OUT) {
+      fan_out(a, job->p, !job->owned);
+      histogram_observe(&a->metrics.delivery_seconds,
+                        (double)(uv_hrtime() - job->accepted_ns) / 1e9);
+    }
     if (job->owned) push_free(job->p, api_free_frame);
   }
   a->n_fanout = 0;
@@ -165,6 +172,7 @@ void receivers_kick(api *a, uint32_t uid, const char *reason)
     if (r->closing) continue;
     send_json(r, json_pack("{s:s,s:s}", "Event", "Kicked", "Reason", reason));
     r->closing = true;
+    a->metrics.kicks++;
     ws_close(r->ws, 4001, reason);
   }
 }
@@ -177,7 +185,7 @@ static void on_ack(receiver *r, json_int_t seq)
 {
   uint64_t upto = (uint64_t)seq < r->s.sent_upto ? (uint64_t)seq : r->s.sent_upto;
   if (upto <= r->s.acked_upto) return;
-  push_registry_ack(r->a->pushes, r->s.uid, r->s.acked_upto, upto);
+  r->a->metrics.acks += push_registry_ack(r->a->pushes, r->s.uid, r->s.acked_upto, upto);
   r->s.acked_upto = upto;
 }
 
@@ -241,6 +249,7 @@ static int catch_up_one(push *p, void *ctx)
   }
   ws_send_frame(r->ws, net_buf_ref(frame));
   r->s.sent_upto = p->seq;
+  r->a->metrics.deliveries++;
   return 0;
 }
 
@@ -347,7 +356,10 @@ static uint32_t login_account(api *a, http_request *req, const char *user_id)
 void receivers_on_upgrade(api *a, http_request *req)
 {
   const char *user_id;
-  if (!authenticate(a, req, &user_id)) return;
+  if (!authenticate(a, req, &user_id)) {
+    a->metrics.logins_refused++;
+    return;
+  }
   uint32_t uid = login_account(a, req, user_id);
   if (uid == DIR_UID_NONE) return;
   receiver *r = calloc(1, sizeof *r);
@@ -361,6 +373,7 @@ void receivers_on_upgrade(api *a, http_request *req)
   }
   r->s.conn = r->ws;
   if (sessions_add(a->online, &r->s) != 0) api_out_of_memory();
+  a->metrics.logins++;
   unsigned ping = a->opts.ping_sec ? a->opts.ping_sec : DEFAULT_PING_SEC;
   /* user_id pointed into the request, which the upgrade freed. */
   send_json(r, json_pack("{s:s,s:s,s:I,s:i}", "Event", "Hello", "UserID",
@@ -392,6 +405,7 @@ static void drop_expired(api *a, int64_t now)
   while ((p = push_registry_take_expired(a->pushes, now)) != NULL) {
     if (store_del_push(a->st, p->seq) != 0)
       log_error("store: cannot drop expired push %s: %s", p->task_id, store_errmsg(a->st));
+    if (p->state != PUSH_REVOKED) a->metrics.expired++;
     push_free(p, api_free_frame);
   }
 }

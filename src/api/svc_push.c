@@ -411,6 +411,7 @@ void svc_im_push(api_call *c)
   int64_t now = (int64_t)time(NULL);
   const char *first = push_registry_seen(a->pushes, r.sender, (uint32_t)r.msg_random, now);
   if (first) {                        /* a retry: the same answer, nothing pushed again */
+    a->metrics.push_retries++;
     json_object_set_new(c->reply, "TaskId", json_string(first));
     goto out;
   }
@@ -439,8 +440,9 @@ void svc_im_push(api_call *c)
   if (push_registry_remember(a->pushes, p->sender, p->msg_random, task_id, now) != 0)
     api_out_of_memory();
   if (stored && push_registry_add(a->pushes, p) != 0) api_out_of_memory();
-  receivers_queue_fanout(a, p, !stored);
+  receivers_queue_fanout(a, p, !stored, c->started_ns);
   count_push(a);
+  a->metrics.pushes++;
   json_object_set_new(c->reply, "TaskId", json_string(task_id));
 out:
   condition_free(&r.cond);
@@ -495,6 +497,7 @@ void svc_revoke(api_call *c)
   api_write_end(c, ok);
   if (!ok) return;
   receivers_revoke(c->api, p);
+  c->api->metrics.revoked++;
   /* The record stays (without its message) until it would have expired, so that its
   ** report still answers "Revoked"; catch-up skips it. */
   p->state = PUSH_REVOKED;

@@ -1,6 +1,6 @@
 /*
-** web.c — what imcastd serves besides the REST API: the web console under /console/ and
-** the health check /healthz.
+** web.c — what imcastd serves besides the REST API: the web console under /console/, the
+** health check /healthz and the Prometheus metrics /metrics.
 **
 ** Console files are compiled in (static_files.h). Each answer carries its content type,
 ** an ETag (If-None-Match answers 304), Cache-Control: no-cache (so an upgraded server is
@@ -8,6 +8,7 @@
 ** scripts and styles and WebSocket connections back to this server.
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api_internal.h"
@@ -87,6 +88,19 @@ static void serve_health(api *a, http_request *req)
   http_respond_with(req, 200, "Cache-Control: no-store\r\n", "application/json", body, (size_t)n);
 }
 
+static void serve_metrics(api *a, http_request *req)
+{
+  size_t len;
+  char *text = api_metrics_render(a, &len);
+  if (!text) {
+    http_respond(req, 503, "text/plain; charset=utf-8", "out of memory\n", 14);
+    return;
+  }
+  http_respond_with(req, 200, "Cache-Control: no-store\r\n",
+                    "text/plain; version=0.0.4; charset=utf-8", text, len);
+  free(text);
+}
+
 bool web_serve(api *a, http_request *req)
 {
   const char *path = http_request_path(req);
@@ -94,6 +108,10 @@ bool web_serve(api *a, http_request *req)
   bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
   if (get && (strcmp(path, "/console") == 0 || strncmp(path, "/console/", 9) == 0)) {
     serve_console(req, path);
+    return true;
+  }
+  if (get && strcmp(path, "/metrics") == 0) {
+    serve_metrics(a, req);
     return true;
   }
   if (get && strcmp(path, "/healthz") == 0) {
