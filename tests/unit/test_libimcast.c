@@ -668,6 +668,33 @@ static void expired_sig_is_renewed_once(void **state)
   assert_int_equal(s.served, 2);
 }
 
+static void untyped_call_returns_the_answer(void **state)
+{
+  canned_server s = {.nresponses = 2};
+  s.responses[0] = http_response(200, "{\"ActionStatus\":\"OK\",\"ErrorInfo\":\"\","
+                                      "\"ErrorCode\":0,\"AttrNames\":{}}");
+  s.responses[1] = http_response(200, "{\"ActionStatus\":\"FAIL\",\"ErrorInfo\":\"nope\","
+                                      "\"ErrorCode\":60009}");
+  canned_start(&s);
+  imcast_client *c = client_for(&s);
+  char *answer;
+  imcast_error err;
+  assert_int_equal(imcast_call(c, "all_member_push", "im_get_attr_name", NULL, &answer, &err),
+                   IMCAST_OK);
+  assert_non_null(strstr(answer, "AttrNames"));
+  imcast_free(answer);
+  assert_int_equal(imcast_call(c, "all_member_push", "im_nothing", "{}", &answer, &err),
+                   IMCAST_E_TENCENT);
+  assert_int_equal(err.error_code, 60009);
+  assert_non_null(strstr(answer, "60009"));
+  imcast_free(answer);
+  assert_int_equal(imcast_call(c, "../etc", "x", NULL, &answer, &err), IMCAST_E_INVALID);
+  assert_null(answer);
+  imcast_client_free(c);
+  canned_stop(&s);
+  assert_non_null(strstr(s.request_lines[1], "/v4/all_member_push/im_nothing?"));
+}
+
 static void transport_error_is_not_a_tencent_error(void **state)
 {
   canned_server s = {.nresponses = 0};
@@ -731,6 +758,7 @@ int main(void)
     cmocka_unit_test(tencent_error_through_the_client),
     cmocka_unit_test(protocol_error_through_the_client),
     cmocka_unit_test(expired_sig_is_renewed_once),
+    cmocka_unit_test(untyped_call_returns_the_answer),
     cmocka_unit_test(transport_error_is_not_a_tencent_error),
     cmocka_unit_test(client_refuses_bad_settings),
   };

@@ -143,9 +143,10 @@ IMCAST_API int imcast_usersig_gen_at(const char *key, uint64_t sdkappid,
                                      char *out, size_t outlen);
 
 /* Verifies a UserSig the way imcastd does: 0 when valid now for this sdkappid and
- * identifier, else Tencent's code: 70001 expired, 70002 empty, 70003 undecodable,
- * 70009 signature mismatch, 70013 other identifier, 70014 other sdkappid. info (may be
- * NULL) receives the sig's fields whenever it decodes. Thread-safe. */
+ * identifier, else Tencent's code: 70001 expired, 70002 empty (or NULL), 70003
+ * undecodable (or a NULL key or identifier), 70009 signature mismatch, 70013 other
+ * identifier, 70014 other sdkappid. info (may be NULL) receives the sig's fields whenever
+ * it decodes, and is zeroed otherwise. Thread-safe. */
 IMCAST_API int imcast_usersig_verify(const char *key, const char *sig, uint64_t sdkappid,
                                      const char *identifier, imcast_usersig_info *info);
 
@@ -696,7 +697,9 @@ IMCAST_API imcast_listener *imcast_client_listener_new(imcast_client *c, const c
 
 /* Connects and runs until imcast_listener_stop, a Kicked event, a refused login, or (with
  * no_reconnect) the first end of the connection. Returns IMCAST_OK after a stop; else the
- * reason it ended, in *err. */
+ * reason it ended, in *err: IMCAST_E_TENCENT with the 70xxx code for a refused login,
+ * IMCAST_E_TRANSPORT for a Kicked event ("kicked by the server ...") or a connection that
+ * ended for good. It may be called again after it returns. */
 IMCAST_API imcast_status imcast_listener_run(imcast_listener *l, imcast_error *err);
 
 /* Acknowledges every push up to seq (only needed with manual_ack). Call it on the
