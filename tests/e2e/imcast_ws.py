@@ -183,14 +183,13 @@ class WSClient:
             raise
 
     def _connect(self, expect_hello, hello_timeout):
-        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw = self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if self.rcvbuf:
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
         raw.settimeout(self.timeout)
         try:
             raw.connect((self.host, self.port))
         except OSError as e:
-            raw.close()
             raise WSError("cannot connect to %s:%s: %r%s" % (self.host, self.port, e, self._ctx()))
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.tls_cafile:
@@ -370,6 +369,10 @@ class WSClient:
             if op == OP_CLOSE:
                 if len(payload) >= 2:
                     self.close_code = struct.unpack("!H", payload[:2])[0]
+                    c = self.close_code
+                    if c < 1000 or c in (1004, 1005, 1006, 1015) or 1016 <= c < 3000:
+                        raise WSProtocolError("%s: the server sent close code %d, which RFC 6455 "
+                                              "§7.4 does not allow on the wire" % (self.user, c))
                     try:
                         self.close_reason = payload[2:].decode("utf-8")
                     except UnicodeDecodeError:

@@ -123,7 +123,7 @@ class PushDurability(PushMixin, FreshServerTestCase):
         keep = self.push("an hour", lifetime=3600)
         self.srv.kill()
         self.srv.start()
-        if time.monotonic() - t0 < 4:
+        if time.monotonic() - t0 < 3:
             c = self.login("e1")            # still alive after the restart
             c.expect_msg(tid)
             c.expect_msg(keep)

@@ -53,7 +53,12 @@ class PushErrors(PushMixin, ServerTestCase):
             self.assertEqual(ev.get("TaskId"), tid, "a failed push was delivered: %s"
                              % short(self.watcher.last_text))
 
+    # ErrorInfo must say what was wrong and where (rest-api.md §1): the field at least
+    FIELD = {90005: "MsgRandom", 90007: "MsgBody", 90002: "MsgBody", 90010: "MsgBody",
+             90026: "MsgLifeTime"}
+
     def bad(self, code, names=(), **fields):
+        names = tuple(names) + ((self.FIELD[code],) if code in self.FIELD else ())
         return self.push_fail(body_with(**fields), code, names)
 
     # ---------------------------------------------------------------- MsgRandom
@@ -133,13 +138,13 @@ class PushErrors(PushMixin, ServerTestCase):
                 self.bad(90040, Condition=cond)
 
     def test_90020_tag_too_long(self):
-        self.bad(90020, Condition={"TagsAnd": ["x" * 51]})
+        self.bad(90020, Condition={"TagsAnd": ["x" * 51]}, names=("50",))
         self.bad(90020, Condition={"TagsOr": ["a", "标" * 17]})        # 51 bytes, 17 characters
         self.push("50 bytes is fine", {"TagsAnd": ["x" * 50]})
         self.push("48 bytes is fine", {"TagsAnd": ["标" * 16]})
 
     def test_90022_same_tag_in_both(self):
-        self.bad(90022, Condition={"TagsAnd": ["a", "z"], "TagsOr": ["y", "a"]}, names=())
+        self.bad(90022, Condition={"TagsAnd": ["a", "z"], "TagsOr": ["y", "a"]}, names=("a",))
 
     def test_90032_too_many_tags(self):
         self.bad(90032, Condition={"TagsAnd": ["t%d" % i for i in range(6)],
@@ -149,12 +154,13 @@ class PushErrors(PushMixin, ServerTestCase):
                                   "TagsOr": ["o%d" % i for i in range(5)]})
 
     def test_90033_attr_name_not_set(self):
-        self.bad(90033, Condition={"AttrsAnd": {"city": "SZ"}})
-        self.bad(90033, Condition={"AttrsOr": {"sex": "F", "nosuch": "x"}})
+        self.bad(90033, Condition={"AttrsAnd": {"city": "SZ"}}, names=("city",))
+        self.bad(90033, Condition={"AttrsOr": {"sex": "F", "nosuch": "x"}}, names=("nosuch",))
 
     # ---------------------------------------------------------------- sender, admin
     def test_70107_from_account_not_imported(self):
-        self.bad(70107, From_Account=uid("ghost"))
+        ghost = uid("ghost")
+        self.bad(70107, From_Account=ghost, names=(ghost,))
 
     def test_90009_not_admin(self):
         self.fail_call(PUSH, "im_push", body_with(), code=90009, identifier="sender1")

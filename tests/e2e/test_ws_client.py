@@ -357,7 +357,9 @@ class WSClientSelfTest(unittest.TestCase):
                  frame(OP_PING, b"x", fin=False),                    # fragmented control frame
                  frame(OP_TEXT, b"\xff\xfe"),                        # not UTF-8
                  frame(OP_BINARY, b"\x00\x01"),                      # binary: not the protocol
-                 frame(OP_TEXT, b"{", fin=False) + frame(OP_TEXT, b"}")]  # text inside a text
+                 frame(OP_TEXT, b"{", fin=False) + frame(OP_TEXT, b"}"),  # text inside a text
+                 frame(OP_CLOSE, close_payload(1006)),               # 1006 is never sent
+                 frame(OP_CLOSE, b"\x03")]                           # 1-byte close payload
         for i, bad in enumerate(cases):
             with self.subTest(case=i):
                 srv = self.serve(lambda p, bad=bad: (p.accept(), p.send(bad), time.sleep(0.3)))
@@ -369,7 +371,7 @@ class WSClientSelfTest(unittest.TestCase):
     def test_no_event_and_timeouts(self):
         def h(p):
             p.accept()
-            time.sleep(0.6)
+            time.sleep(1.2)
             p.send(frame(OP_TEXT, '{"Event":"Msg","Seq":1}'))
             time.sleep(0.5)
         srv = self.serve(h)
@@ -380,7 +382,7 @@ class WSClientSelfTest(unittest.TestCase):
         with self.assertRaises(WSTimeout):
             c.recv_event(0.1)
         with self.assertRaises(WSError):
-            c.no_event(1.0)          # the Msg comes at ~0.6 s
+            c.no_event(3.0)          # the Msg comes at ~1.2 s
         self.assertEqual(c.recv_event()["Seq"], 1)   # and is still there to read
 
     def test_no_event_fails_on_close(self):
