@@ -15,7 +15,8 @@
 
 #include "cli.h"
 
-static imcast_listener *running_listener;
+/* Read by the signal handler: volatile, set before the handler is installed. */
+static imcast_listener *volatile running_listener;
 
 static void on_signal(int sig)
 {
