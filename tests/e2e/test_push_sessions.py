@@ -426,6 +426,43 @@ class QueueCap(SessionBase):
         self.quiet(c)
 
 
+    def test_live_pushes_during_a_paced_catch_up_keep_seq_order(self):
+        # A login with 6 MB pending (cap 256 KB) is caught up over many loop turns; pushes
+        # made meanwhile, stored or not (MsgLifeTime 0: the connection is open, so it gets
+        # it), must come after the catch-up, in Seq order, and none of the catch-up may be
+        # skipped (an Ack of the last Seq would otherwise acknowledge what never came).
+        (u,) = self.fresh()
+        cond = {"TagsAnd": ["pace_" + u]}
+        self.add_tags({u: cond["TagsAnd"]})
+        tids = [self.push("%05d" % i + "p" * 100000, cond, lifetime=600) for i in range(60)]
+        c = connect(self.srv, u, rcvbuf=4096)               # Hello read, the rest waits
+        self.addCleanup(c.abort)
+        time.sleep(0.3)                                       # the catch-up stalls at the cap
+        live0 = self.push("live, not stored", cond, lifetime=0)
+        live1 = self.push("live, stored", cond, lifetime=600)
+        want = tids + [live0, live1]
+        got = []
+        while len(got) < len(want):
+            ev = c.expect_event("Msg", timeout=10)
+            got.append((ev["TaskId"], ev["Seq"]))
+            if ev["TaskId"] == live1:
+                break
+        names = {t: "catch-up %d" % i for i, t in enumerate(tids)}
+        names.update({live0: "live0 (MsgLifeTime 0)", live1: "live1 (stored)"})
+        received = {t for t, _ in got}
+        missing = [names[t] for t in want if t not in received]
+        self.assertEqual(missing, [], "never sent on this connection (an Ack of a later Seq "
+                         "would mark them delivered: lost); received in this order: %s"
+                         % short([names.get(t, t) for t, _ in got], 300))
+        self.assertEqual([names.get(t, t) for t, _ in got], [names[t] for t in want])
+        seqs = [sq for _, sq in got]
+        self.assertEqual(seqs, sorted(set(seqs)), "not in Seq order")
+        c.ack(seqs[-1])
+        c.close()
+        c2 = self.receiver(u)
+        self.quiet(c2)
+
+
 class PingSec(SessionBase):
     server_kwargs = {"extra": ["--ping-sec", "1"]}
 
