@@ -117,6 +117,9 @@ static int apply(config *cfg, const char *name, const char *value, char *err, si
   } else if (!strcmp(name, "log-level")) {
     rc = log_level_parse(value) < 0 ? -1 : copy_str(cfg->log_level, sizeof cfg->log_level, value);
     expect = "debug, info, warn or error";
+  } else if (!strcmp(name, "log-file")) {
+    rc = copy_str(cfg->log_file, sizeof cfg->log_file, value);
+    expect = "a file path";
   } else if (!strcmp(name, "fsync")) {
     rc = strcmp(value, "true") && strcmp(value, "false") && strcmp(value, "1") && strcmp(value, "0");
     cfg->fsync = !strcmp(value, "true") || !strcmp(value, "1");
@@ -266,6 +269,7 @@ int config_parse(config *cfg, int argc, char **argv, char *err, size_t errlen)
       continue;
     }
     if (!strcmp(arg, "--fsync")) { cfg->fsync = true; continue; }
+    if (!strcmp(arg, "--check-config")) { cfg->check_config = true; continue; }
     char name[64];
     const char *value = flag_value(argc, argv, &i, arg, name, sizeof name);
     if (!value) {

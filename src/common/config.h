@@ -28,6 +28,8 @@ typedef struct config {
   char admins[CONFIG_MAX_ADMINS][33];
   size_t n_admins;
   char log_level[16];
+  char log_file[1024];        /* empty: stderr; SIGHUP reopens it (log rotation) */
+  bool check_config;          /* --check-config: validate everything, then exit */
   bool fsync;
   /* HTTP limits (0 = the server's default) */
   uint64_t max_body_bytes;

@@ -36,7 +36,7 @@ typedef struct daemon_state {
   api *api;
   store *st;
   uv_check_t end_of_turn;
-  uv_signal_t sigterm, sigint;
+  uv_signal_t sigterm, sigint, sighup;
   int stopping;
 } daemon_state;
 
@@ -142,8 +142,10 @@ static void on_drained(void *ctx)
   uv_signal_stop(&d->sigterm);
   uv_signal_stop(&d->sigint);
   uv_close((uv_handle_t *)&d->end_of_turn, NULL);
+  uv_signal_stop(&d->sighup);
   uv_close((uv_handle_t *)&d->sigterm, NULL);
   uv_close((uv_handle_t *)&d->sigint, NULL);
+  uv_close((uv_handle_t *)&d->sighup, NULL);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -158,6 +160,36 @@ static void on_signal(uv_signal_t *h, int signum)
   log_info("signal %d: stopping", signum);
   api_close_receivers(d->api);
   http_server_shutdown(d->http, on_drained, d);
+}
+
+/* Sends stderr (the log) to --log-file, appending. Returns 0 or -errno. */
+static int open_log_file(const char *path)
+{
+  if (!path[0]) return 0;
+  if (!freopen(path, "a", stderr)) return -errno;
+  setvbuf(stderr, NULL, _IOLBF, 0);   /* a reopened stream is fully buffered by default */
+  return 0;
+}
+
+/* SIGHUP: reopen the log file (after rotation) and reload the TLS certificate. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+  daemon_state *d = h->data;
+  if (open_log_file(d->cfg.log_file) != 0) {
+    freopen("/dev/null", "a", stderr);
+    return;
+  }
+  log_info("SIGHUP: log reopened");
+  if (d->cfg.tls_port < 0) return;
+  char err[512];
+  SSL_CTX *tls = http_tls_context(d->cfg.tls_cert, d->cfg.tls_key, err, sizeof err);
+  if (!tls) {
+    log_error("SIGHUP: TLS certificate not reloaded, the old one stays: %s", err);
+    return;
+  }
+  http_server_replace_tls(d->http, tls);
+  SSL_CTX_free(tls);
+  log_info("SIGHUP: TLS certificate reloaded from %s", d->cfg.tls_cert);
 }
 
 static void listen_or_die(daemon_state *d, const char *host, int port, SSL_CTX *tls)
@@ -194,6 +226,31 @@ static http_limits limits_of(const config *cfg)
   return l;
 }
 
+/* --check-config: everything that can be checked without writing: the TLS pair (already
+** loaded by the caller), the log file, the data folder (exists and is writable, or can be
+** made), the key file (readable). Prints "configuration OK" and exits 0, or exits 2. */
+static int check_config_only(config *cfg, SSL_CTX *tls)
+{
+  if (tls) SSL_CTX_free(tls);
+  if (cfg->log_file[0] && access(cfg->log_file, W_OK) != 0 && errno != ENOENT)
+    die_setup("--log-file: '%s' is not writable: %s", cfg->log_file, strerror(errno));
+  struct stat st;
+  if (stat(cfg->data_dir, &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) die_setup("--data: '%s' is not a folder", cfg->data_dir);
+    if (access(cfg->data_dir, R_OK | W_OK | X_OK) != 0)
+      die_setup("--data: '%s' is not writable: %s", cfg->data_dir, strerror(errno));
+    char key_path[1200];
+    snprintf(key_path, sizeof key_path, "%s/secret.key", cfg->data_dir);
+    if (!cfg->key[0] && !getenv("IMCAST_KEY") && access(key_path, F_OK) == 0 &&
+        access(key_path, R_OK) != 0)
+      die_setup("key file '%s' is not readable: %s", key_path, strerror(errno));
+  } else if (errno != ENOENT) {
+    die_setup("--data: cannot use '%s': %s", cfg->data_dir, strerror(errno));
+  }
+  printf("configuration OK\n");
+  return 0;
+}
+
 static int serve(daemon_state *d)
 {
   config *cfg = &d->cfg;
@@ -203,6 +260,9 @@ static int serve(daemon_state *d)
     tls = http_tls_context(cfg->tls_cert, cfg->tls_key, err, sizeof err);
     if (!tls) die_setup("TLS: %s", err);
   }
+  if (cfg->check_config) return check_config_only(cfg, tls);
+  if (open_log_file(cfg->log_file) != 0)
+    die_setup("--log-file: cannot open '%s': %s", cfg->log_file, strerror(errno));
   ensure_data_dir(cfg->data_dir);
   resolve_key(cfg);
 
@@ -231,6 +291,9 @@ static int serve(daemon_state *d)
   d->sigterm.data = d->sigint.data = d;
   uv_signal_start(&d->sigterm, on_signal, SIGTERM);
   uv_signal_start(&d->sigint, on_signal, SIGINT);
+  uv_signal_init(d->loop, &d->sighup);
+  d->sighup.data = d;
+  uv_signal_start(&d->sighup, on_sighup, SIGHUP);
 
   listen_or_die(d, cfg->listen_host, cfg->listen_port, NULL);
   if (tls) {

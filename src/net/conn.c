@@ -364,6 +364,18 @@ static void listener_closed(uv_handle_t *h) {
   }
 }
 
+int conn_hub_replace_tls(conn_hub *hub, SSL_CTX *tls) {
+  int replaced = 0;
+  for (listener *l = hub->listeners; l; l = l->next) {
+    if (!l->tls) continue;
+    SSL_CTX_up_ref(tls);
+    SSL_CTX_free(l->tls); /* connections already open keep the context they started with */
+    l->tls = tls;
+    replaced++;
+  }
+  return replaced;
+}
+
 void conn_hub_shutdown(conn_hub *hub, void (*done)(void *ctx), void *ctx) {
   if (hub->stopping) return;
   hub->stopping = true;

@@ -94,6 +94,9 @@ void conn_hub_free(conn_hub *hub);
 /* Listens on host:port (IPv4 or IPv6 literal); tls NULL for plain TCP (the hub takes its
 ** own reference). Returns 0 or a negative libuv error. */
 int conn_hub_listen(conn_hub *hub, const char *host, int port, SSL_CTX *tls, int *bound_port);
+/* Gives every TLS listener a new context (certificate reload); connections already open
+** keep theirs. Takes its own references. Returns how many listeners changed. */
+int conn_hub_replace_tls(conn_hub *hub, SSL_CTX *tls);
 /* Runs pending input deliveries, encrypts, and writes every dirty connection. Does
 ** nothing when called from inside a handler's on_data (call it from a uv_check). */
 void conn_hub_flush(conn_hub *hub);

@@ -661,6 +661,10 @@ size_t http_server_connections(const http_server *srv) { return conn_hub_count(s
 
 void http_server_set_context(http_server *srv, void *ctx) { srv->o.ctx = ctx; }
 
+int http_server_replace_tls(http_server *srv, SSL_CTX *tls) {
+  return conn_hub_replace_tls(srv->hub, tls);
+}
+
 static void hub_done(void *ctx) {
   http_server *srv = ctx;
   if (srv->done) srv->done(srv->done_ctx);

@@ -90,6 +90,10 @@ void http_server_free(http_server *srv);
 /* Open connections, for metrics. */
 size_t http_server_connections(const http_server *srv);
 
+/* New TLS context for every https listener (SIGHUP certificate reload); open connections
+** keep theirs. Takes its own references. Returns how many listeners changed. */
+int http_server_replace_tls(http_server *srv, SSL_CTX *tls);
+
 /* Replaces the ctx given to the callbacks (for an owner made after the server). */
 void http_server_set_context(http_server *srv, void *ctx);
 
