@@ -328,7 +328,8 @@ class Delivery(DeliveryBase):
     def test_expiry(self):
         on, off = self.fresh(2)
         c = self.receiver(on)
-        tid = self.push("short-lived", lifetime=2)
+        rnd = msg_random()
+        tid = self.push("short-lived", lifetime=2, random=rnd)
         t0 = time.monotonic()
         c.expect_msg(tid)
         c.close()                                   # no Ack
@@ -345,6 +346,10 @@ class Delivery(DeliveryBase):
             self.assertEqual(r["ErrorCode"], 90049, short(r))
         # an expired TaskId cannot be revoked (rest-api.md §4.7: unknown or expired → 90049)
         self.fail_call(PUSH, "im_revoke", {"TaskId": tid}, code=90049)
+        # a retry within 7 days is still a retry, even after the push expired: nothing again
+        c = self.receiver(on)
+        self.assertEqual(self.push("short-lived", lifetime=2, random=rnd), tid)
+        self.quiet(c)
 
     # ---------------------------------------------------------------- safe retry
     def test_msgrandom_retry_same_task_nothing_new(self):
@@ -358,6 +363,15 @@ class Delivery(DeliveryBase):
         self.assertEqual(t1, t2, "a repeated MsgRandom from the same sender is a safe retry")
         self.quiet(c)
         self.login_gets(off, [t1])
+
+    def test_msgrandom_retry_of_a_lifetime_zero_push(self):
+        (on,) = self.fresh()
+        c = self.receiver(on)
+        body = push_body("ephemeral once", lifetime=0)
+        t1 = self.ok(PUSH, "im_push", body)["TaskId"]
+        c.expect_msg(t1)
+        self.assertEqual(self.ok(PUSH, "im_push", body)["TaskId"], t1)
+        self.quiet(c)
 
     def test_same_msgrandom_other_sender_is_a_new_push(self):
         sender, rcv = self.fresh(2)
