@@ -80,11 +80,14 @@ static bool send_frame(receiver *r, net_buf *frame)
   return true;
 }
 
+/* Sends a push. sent_upto (what an Ack may cover) only advances when every stored push
+** below this one has been sent too, i.e. not for a MsgLifeTime 0 push that overtakes a
+** catch-up in progress. */
 static void send_push(receiver *r, push *p)
 {
   if (!send_frame(r, receivers_frame(p))) return;
   r->a->metrics.deliveries++;
-  if (p->seq > r->s.sent_upto) r->s.sent_upto = p->seq;
+  if (p->seq > r->s.sent_upto && !r->catching_up) r->s.sent_upto = p->seq;
 }
 
 static void send_json(receiver *r, json_t *event)
