@@ -55,7 +55,8 @@ static void remember(auth_cache *c, const char *sig, size_t len, const usersig_i
   e->len = len;
   memcpy(e->identifier, info->identifier, sizeof e->identifier);
   e->sdkappid = info->sdkappid;
-  e->expires_at = info->time + info->expire;
+  /* expire >= 0 (verified); past the end of int64 time the sig never expires. */
+  e->expires_at = info->time > INT64_MAX - info->expire ? INT64_MAX : info->time + info->expire;
 }
 
 int auth_check(auth_cache *c, const char *key, uint64_t sdkappid, const char *identifier,
