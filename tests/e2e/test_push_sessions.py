@@ -415,26 +415,32 @@ class QueueCap(SessionBase):
         # still get them all (a catch-up is paced, or the account could never catch up)
         (u,) = self.fresh()
         tids = [self.push("%05d" % i + "z" * self.SIZE, lifetime=600) for i in range(20)]
+        t0 = time.monotonic()
         try:
             c = self.receiver(u)
             evs = [c.expect_msg(t, timeout=10) for t in tids]
         except AssertionError as e:
             self.fail("a login with 400 KB pending (cap 256 KB) did not get its catch-up: %s" % e)
+        took = time.monotonic() - t0
         seqs = [e["Seq"] for e in evs]
         self.assertEqual(seqs, sorted(seqs))
         c.ack(seqs[-1])
         self.quiet(c)
+        # paced as the connection drains, not once per housekeeping tick: 400 KB to a
+        # reading client over loopback takes milliseconds
+        self.assertLess(took, 1.5, "a catch-up of 400 KB took %.1fs: pacing waits for a timer "
+                        "instead of the connection draining" % took)
 
 
     def test_live_pushes_during_a_paced_catch_up_keep_seq_order(self):
-        # A login with 6 MB pending (cap 256 KB) is caught up over many loop turns; pushes
+        # A login with 1.2 MB pending (cap 256 KB) is caught up over many loop turns; pushes
         # made meanwhile, stored or not (MsgLifeTime 0: the connection is open, so it gets
         # it), must come after the catch-up, in Seq order, and none of the catch-up may be
         # skipped (an Ack of the last Seq would otherwise acknowledge what never came).
         (u,) = self.fresh()
         cond = {"TagsAnd": ["pace_" + u]}
         self.add_tags({u: cond["TagsAnd"]})
-        tids = [self.push("%05d" % i + "p" * 100000, cond, lifetime=600) for i in range(60)]
+        tids = [self.push("%05d" % i + "p" * 100000, cond, lifetime=600) for i in range(12)]
         c = connect(self.srv, u, rcvbuf=4096)               # Hello read, the rest waits
         self.addCleanup(c.abort)
         time.sleep(0.3)                                       # the catch-up stalls at the cap
