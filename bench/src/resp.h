@@ -1,0 +1,32 @@
+/*
+** resp.h — the little of Redis's RESP2 protocol the bench speaks: PUBLISH (blocking, from
+** the pushing process) and a streaming parser for what subscribers receive.
+*/
+#ifndef IMCAST_BENCH_RESP_H
+#define IMCAST_BENCH_RESP_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "bconn.h"
+
+/* Writes PUBLISH channel payload. 0 or -1. */
+int resp_publish_send(bconn *c, const char *channel, const char *payload, size_t len);
+/* Reads one integer reply (PUBLISH's receiver count). The count, or -1. */
+long long resp_read_int(bconn *c);
+/* The SUBSCRIBE command for one channel, written into out. Returns its length. */
+size_t resp_subscribe_cmd(char *out, size_t cap, const char *channel);
+
+/* One top-level reply: an array of up to 3 bulk strings / integers (subscribe
+** confirmations and messages), or a simple value (n = 0). */
+typedef struct resp_reply {
+  int n;
+  const char *s[3];
+  size_t len[3];
+} resp_reply;
+
+/* Parses one complete reply at the start of buf. Returns the bytes it takes, 0 when the
+** reply is incomplete, -1 when the input is not RESP. */
+ssize_t resp_parse(const char *buf, size_t len, resp_reply *out);
+
+#endif
