@@ -342,9 +342,15 @@ static void release_waiting(api *a, bool committed)
   }
 }
 
+void api_after_flush(api *a)
+{
+  /* Catch-ups resume as soon as their connection has room: what this queues keeps the
+  ** loop turning (the connection is dirty), and the next turn's flush writes it. */
+  if (a->catching_up) receivers_continue_catch_up(a);
+}
+
 void api_end_of_turn(api *a)
 {
-  if (a->catching_up) receivers_continue_catch_up(a);
   if (!a->waiting && !a->n_fanout && !store_in_txn(a->st)) return;
   uint64_t t0 = uv_hrtime();
   int rc = store_commit(a->st);

@@ -68,6 +68,9 @@ void api_on_abandon(http_request *req, void *ctx);
 ** loop turn, before http_server_flush(). */
 void api_end_of_turn(api *a);
 
+/* Call right after http_server_flush(): resumes catch-ups that now have room. */
+void api_after_flush(api *a);
+
 /* Loads the state from the store (on start, and after a failed commit). Returns 0 or a
 ** negative errno (store_errmsg() says more). */
 int api_load_state(store *st, api_state *out);

@@ -40,7 +40,15 @@ typedef struct receiver {
   bool closing;        /* no more pushes: it is being closed */
   bool catching_up;    /* stored pushes remain to send at login: live ones wait behind */
   struct receiver *next_catching_up, *prev_catching_up;
+  struct deferred_frame *deferred;   /* MsgLifeTime 0 pushes that came during catch-up */
+  size_t n_deferred, cap_deferred, deferred_bytes;
 } receiver;
+
+/* A push that is not stored, held for a receiver until its catch-up reaches its Seq. */
+typedef struct deferred_frame {
+  uint64_t seq;
+  net_buf *frame;
+} deferred_frame;
 
 static const char json_content_type[] = "application/json; charset=utf-8";
 
@@ -113,11 +121,58 @@ void receivers_queue_fanout(api *a, push *p, bool owned, uint64_t accepted_ns)
   a->fanout[a->n_fanout++] = (fanout_job){p, owned, accepted_ns};
 }
 
+/* Holds a MsgLifeTime 0 push for a receiver still catching up: it goes out when the
+** catch-up reaches its Seq, so the receiver sees every push in Seq order. What is held
+** counts toward the output cap like what is queued. */
+static void defer_frame(receiver *r, push *p)
+{
+  net_buf *frame = receivers_frame(p);
+  if (r->closing) return;
+  if (ws_pending_output(r->ws) + r->deferred_bytes + frame->len > queue_cap(r->a)) {
+    r->closing = true;
+    r->a->metrics.queue_drops++;
+    ws_abort(r->ws);
+    return;
+  }
+  if (r->n_deferred == r->cap_deferred) {
+    size_t cap = r->cap_deferred ? r->cap_deferred * 2 : 4;
+    deferred_frame *grown = realloc(r->deferred, cap * sizeof *grown);
+    if (!grown) api_out_of_memory();
+    r->deferred = grown;
+    r->cap_deferred = cap;
+  }
+  r->deferred[r->n_deferred++] = (deferred_frame){p->seq, net_buf_ref(frame)};
+  r->deferred_bytes += frame->len;
+}
+
+/* Sends the held frames with a Seq below `before` (all of them for UINT64_MAX). */
+static void send_deferred(receiver *r, uint64_t before)
+{
+  size_t sent = 0;
+  while (sent < r->n_deferred && r->deferred[sent].seq < before) {
+    deferred_frame *d = &r->deferred[sent++];
+    r->deferred_bytes -= d->frame->len;
+    if (send_frame(r, d->frame)) r->a->metrics.deliveries++;
+    net_buf_unref(d->frame);
+  }
+  memmove(r->deferred, r->deferred + sent, (r->n_deferred - sent) * sizeof *r->deferred);
+  r->n_deferred -= sent;
+}
+
+static void drop_deferred(receiver *r)
+{
+  for (size_t i = 0; i < r->n_deferred; i++) net_buf_unref(r->deferred[i].frame);
+  free(r->deferred);
+  r->deferred = NULL;
+  r->n_deferred = r->cap_deferred = r->deferred_bytes = 0;
+}
+
 /* Live delivery to one receiver. One still catching up gets stored pushes from its
-** catch-up, in Seq order; pushes that are not stored (MsgLifeTime 0) go out at once. */
+** catch-up and others held until the catch-up reaches them, all in Seq order. */
 static void deliver_live(receiver *r, push *p, bool stored)
 {
-  if (!r->catching_up || !stored) send_push(r, p);
+  if (!r->catching_up) send_push(r, p);
+  else if (!stored) defer_frame(r, p);
 }
 
 static void fan_out(api *a, push *p, bool stored)
@@ -221,13 +276,12 @@ static void on_close(ws_conn *ws, uint16_t code)
 {
   receiver *r = ws_data(ws);
   unlink_catching_up(r);
+  drop_deferred(r);
   sessions_remove(r->a->online, &r->s);
   free(r);
 }
 
 static const ws_handler receiver_handler = {on_text, on_close};
-
-/* ------------------------------------------------------------------ login */
 
 /* ------------------------------------------------------------------ catch-up */
 
@@ -244,6 +298,7 @@ static int catch_up_one(push *p, void *ctx)
   catch_up_step *step = ctx;
   receiver *r = step->r;
   if (p->seq <= r->s.sent_upto) return 0;
+  send_deferred(r, p->seq);
   net_buf *frame = receivers_frame(p);
   size_t queued = ws_pending_output(r->ws);
   if (queued > 0 && queued + frame->len > queue_cap(r->a) / 2) {
@@ -272,6 +327,7 @@ static void catch_up(receiver *r)
   push_registry_pending(r->a->pushes, r->s.uid, (int64_t)time(NULL), catch_up_one, &step);
   if (!step.stopped) {
     unlink_catching_up(r);
+    send_deferred(r, UINT64_MAX);
   } else if (!r->catching_up) {
     r->catching_up = true;
     r->next_catching_up = r->a->catching_up;

@@ -125,6 +125,7 @@ static void on_end_of_turn(uv_check_t *h)
   daemon_state *d = h->data;
   api_end_of_turn(d->api);
   http_server_flush(d->http);
+  api_after_flush(d->api);
 }
 
 static void close_handle(uv_handle_t *h, void *arg)
