@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "common/usersig.h"
 
 typedef struct route {
@@ -89,7 +90,11 @@ static char *envelope(int code, const char *info, json_t *extra, size_t *len)
   json_t *env = json_object();
   if (!env) api_out_of_memory();
   json_object_set_new(env, "ActionStatus", json_string(code == 0 ? "OK" : "FAIL"));
-  json_object_set_new(env, "ErrorInfo", json_string(code == 0 ? "" : info));
+  char *why = strdup(code == 0 ? "" : info);
+  if (!why) api_out_of_memory();
+  text_scrub_utf8(why);   /* info may quote URL bytes, or be cut inside a character */
+  json_object_set_new(env, "ErrorInfo", json_string(why));
+  free(why);
   json_object_set_new(env, "ErrorCode", json_integer(code));
   if (code == 0 && extra) json_object_update(env, extra);
   char *s = json_dumps(env, JSON_COMPACT);

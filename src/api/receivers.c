@@ -357,6 +357,7 @@ static void refuse(http_request *req, int status, int code, const char *fmt, ...
   va_start(ap, fmt);
   vsnprintf(info, sizeof info, fmt, ap);
   va_end(ap);
+  text_scrub_utf8(info);  /* it may quote URL bytes: json_pack refuses invalid UTF-8 */
   json_t *env = json_pack("{s:s,s:s,s:i}", "ActionStatus", "FAIL", "ErrorInfo", info,
                           "ErrorCode", code);
   char *body = json_dumps(env, JSON_COMPACT);

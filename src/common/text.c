@@ -4,6 +4,7 @@
 #include "common/text.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /* Length of the UTF-8 sequence starting at s (1..4), or 0 when it is malformed. */
 static size_t utf8_sequence_length(const unsigned char *s, size_t avail)
@@ -37,6 +38,17 @@ bool text_is_utf8(const char *s, size_t len)
     i += n;
   }
   return true;
+}
+
+void text_scrub_utf8(char *s)
+{
+  unsigned char *p = (unsigned char *)s;
+  size_t len = strlen(s);
+  for (size_t i = 0; i < len;) {
+    size_t n = utf8_sequence_length(p + i, len - i);
+    if (n == 0) p[i++] = '?';
+    else i += n;
+  }
 }
 
 bool text_has_control(const char *s, size_t len)

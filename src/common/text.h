@@ -20,6 +20,10 @@ bool text_is_utf8(const char *s, size_t len);
 /* True when s[0..len) holds a control character (C0, DEL or C1). s must be valid UTF-8. */
 bool text_has_control(const char *s, size_t len);
 
+/* Replaces, in place, every byte of s that is not part of a well-formed UTF-8 sequence
+** with '?', so that text quoting request bytes (or cut by a length limit) can go into JSON. */
+void text_scrub_utf8(char *s);
+
 /* Why a UserID is not valid ("is empty", "is 33 bytes; at most 32", ...), or NULL when it
 ** is: 1..32 bytes of UTF-8 without control characters. */
 const char *text_user_id_problem(const char *s, size_t len);
