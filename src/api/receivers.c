@@ -155,6 +155,7 @@ static void send_deferred(receiver *r, uint64_t before)
     if (send_frame(r, d->frame)) r->a->metrics.deliveries++;
     net_buf_unref(d->frame);
   }
+  if (sent == 0) return;  /* deferred may be NULL: no memmove from NULL + 0 */
   memmove(r->deferred, r->deferred + sent, (r->n_deferred - sent) * sizeof *r->deferred);
   r->n_deferred -= sent;
 }
