@@ -125,6 +125,12 @@ json_t *api_user_items(api_call *c, const char *list_key, const char *inner_key)
 /* True when identifier is one of the configured admins. */
 bool api_is_admin(const api *a, const char *identifier);
 
+/* The read calls' shape (im_get_tag, im_get_attr): for each account of To_Account (at
+** most 100, else 90018) an item {"To_Account":id, inner_key: value_of(uid)} under
+** reply_key; accounts not imported go to ErrorList. */
+void api_get_per_account(api_call *c, const char *reply_key, const char *inner_key,
+                         json_t *(*value_of)(const api *a, uint32_t uid));
+
 /* The uid of an account named in a request, or DIR_UID_NONE when not imported. */
 uint32_t api_find_account(const api *a, const char *user_id);
 

@@ -155,3 +155,25 @@ bool api_store_ok(api_call *c, int rc)
   api_fail(c, IMC_E_INTERNAL, "the change could not be saved; nothing was changed");
   return false;
 }
+
+void api_get_per_account(api_call *c, const char *reply_key, const char *inner_key,
+                         json_t *(*value_of)(const api *a, uint32_t uid))
+{
+  json_t *list = api_account_list(c, "To_Account", API_MAX_ACCOUNTS_PER_CALL,
+                                  IMC_E_TOO_MANY_ACCOUNTS, IMC_E_JSON);
+  if (!list) return;
+  json_t *results = json_array();
+  json_object_set_new(c->reply, reply_key, results);
+  size_t i;
+  json_t *item;
+  json_array_foreach(list, i, item) {
+    const char *id = json_string_value(item);
+    uint32_t uid = api_find_account(c->api, id);
+    if (uid == DIR_UID_NONE) {
+      api_report_unknown(c, id);
+      continue;
+    }
+    json_array_append_new(results, json_pack("{s:s,s:o}", "To_Account", id, inner_key,
+                                             value_of(c->api, uid)));
+  }
+}

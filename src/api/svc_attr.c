@@ -290,28 +290,18 @@ void svc_remove_attr(api_call *c)
   api_apply_user_items(c, "UserAttrs", "Attrs", check_remove_item, apply_remove_item);
 }
 
+static json_t *attrs_of(const api *a, uint32_t uid)
+{
+  json_t *attrs = json_object();
+  for (int s = 0; s < DIR_ATTR_SLOTS; s++) {
+    const char *name = directory_attr_name(a->dir, s);
+    const char *value = directory_attr_value(a->dir, uid, s);
+    if (name && value) json_object_set_new(attrs, name, json_string(value));
+  }
+  return attrs;
+}
+
 void svc_get_attr(api_call *c)
 {
-  json_t *list = api_account_list(c, "To_Account", API_MAX_ACCOUNTS_PER_CALL,
-                                  IMC_E_TOO_MANY_ACCOUNTS, IMC_E_JSON);
-  if (!list) return;
-  json_t *results = json_array();
-  json_object_set_new(c->reply, "UserAttrs", results);
-  size_t i;
-  json_t *item;
-  json_array_foreach(list, i, item) {
-    const char *id = json_string_value(item);
-    uint32_t uid = api_find_account(c->api, id);
-    if (uid == DIR_UID_NONE) {
-      api_report_unknown(c, id);
-      continue;
-    }
-    json_t *attrs = json_object();
-    for (int s = 0; s < DIR_ATTR_SLOTS; s++) {
-      const char *name = directory_attr_name(c->api->dir, s);
-      const char *value = directory_attr_value(c->api->dir, uid, s);
-      if (name && value) json_object_set_new(attrs, name, json_string(value));
-    }
-    json_array_append_new(results, json_pack("{s:s,s:o}", "To_Account", id, "Attrs", attrs));
-  }
+  api_get_per_account(c, "UserAttrs", "Attrs", attrs_of);
 }

@@ -140,28 +140,18 @@ void svc_remove_tag(api_call *c)
   api_apply_user_items(c, "UserTags", "Tags", check_remove_item, apply_remove_item);
 }
 
+static json_t *tags_of(const api *a, uint32_t uid)
+{
+  size_t n;
+  const char *const *tags = directory_tags(a->dir, uid, &n);
+  json_t *list = json_array();
+  for (size_t k = 0; k < n; k++) json_array_append_new(list, json_string(tags[k]));
+  return list;
+}
+
 void svc_get_tag(api_call *c)
 {
-  json_t *list = api_account_list(c, "To_Account", API_MAX_ACCOUNTS_PER_CALL,
-                                  IMC_E_TOO_MANY_ACCOUNTS, IMC_E_JSON);
-  if (!list) return;
-  json_t *results = json_array();
-  json_object_set_new(c->reply, "UserTags", results);
-  size_t i;
-  json_t *item;
-  json_array_foreach(list, i, item) {
-    const char *id = json_string_value(item);
-    uint32_t uid = api_find_account(c->api, id);
-    if (uid == DIR_UID_NONE) {
-      api_report_unknown(c, id);
-      continue;
-    }
-    size_t n;
-    const char *const *tags = directory_tags(c->api->dir, uid, &n);
-    json_t *arr = json_array();
-    for (size_t k = 0; k < n; k++) json_array_append_new(arr, json_string(tags[k]));
-    json_array_append_new(results, json_pack("{s:s,s:o}", "To_Account", id, "Tags", arr));
-  }
+  api_get_per_account(c, "UserTags", "Tags", tags_of);
 }
 
 void svc_remove_all_tags(api_call *c)
