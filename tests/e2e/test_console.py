@@ -30,6 +30,7 @@ CONSOLE_TEST_DIR = os.path.join(HERE, "console")
 WEB_DIR = os.path.join(REPO, "web", "console")
 CHROMIUM = os.environ.get("IMCAST_CHROMIUM", "/usr/bin/chromium")
 USER = "viewer1"
+PING_SEC = 1
 NODE_TIMEOUT = 300
 NPM_TIMEOUT = 300
 
@@ -127,7 +128,8 @@ class ConsoleBrowserTest(unittest.TestCase):
             self.fail("the console test needs %s: run scripts/install-deps (Debian packages "
                       "nodejs npm chromium)" % ", ".join(missing))
         self.ensure_playwright()
-        self.srv = Server()
+        # PingSec 1: the server closes a receiver silent for 3 s, which the page must avoid.
+        self.srv = Server(extra=["--ping-sec", str(PING_SEC)])
         self.addCleanup(self.srv.cleanup)
         self.srv.start()
 
@@ -162,7 +164,8 @@ class ConsoleBrowserTest(unittest.TestCase):
     def test_console_end_to_end(self):
         admin_sig = usersig(KEY, SDKAPPID, ADMIN)
         user_sig = usersig(KEY, SDKAPPID, USER)
-        env = dict(os.environ, IMCAST_SDKAPPID=str(SDKAPPID), IMCAST_CHROMIUM=CHROMIUM)
+        env = dict(os.environ, IMCAST_SDKAPPID=str(SDKAPPID), IMCAST_CHROMIUM=CHROMIUM,
+                   IMCAST_PING_SEC=str(PING_SEC))
         argv = [self.node, os.path.join(CONSOLE_TEST_DIR, "console.test.mjs"),
                 str(self.srv.port), admin_sig, user_sig, USER]
         try:

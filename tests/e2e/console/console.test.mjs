@@ -4,8 +4,9 @@
 //   node console.test.mjs PORT ADMIN_USERSIG USER_USERSIG [USER_ID]
 //
 // Against a running imcastd on 127.0.0.1:PORT (sdkappid $IMCAST_SDKAPPID, default
-// 1400000000; admin "administrator"; USER_USERSIG is USER_ID's, default viewer1), as a person
-// would: a receiver logs in through receiver.html's form; on the admin page the operator signs
+// 1400000000; admin "administrator"; USER_USERSIG is USER_ID's, default viewer1; imcastd's
+// --ping-sec in $IMCAST_PING_SEC, default 30), as a person would: a receiver logs in through
+// receiver.html's form and stays connected while idle; on the admin page the operator signs
 // in (a bad UserSig first: its ErrorCode shows), imports accounts, names an attribute, tags
 // the user and sets its attribute, sees the audience count follow the condition (and an
 // invalid condition's ErrorCode), pushes text to the tag and watches the report reach
@@ -37,6 +38,7 @@ const CHROMIUM = process.env.IMCAST_CHROMIUM || '/usr/bin/chromium';
 const SHOT_DIR = process.env.IMCAST_SCREENSHOTS === '1'
   ? (process.env.IMCAST_SCREENSHOT_DIR || path.resolve(HERE, '..', '..', '..', 'docs')) : null;
 const TIMEOUT = 15000;
+const PING_SEC = Number(process.env.IMCAST_PING_SEC || 30);   // imcastd's --ping-sec
 const TAG = 'console-vip';
 const TEXT = 'Hello from the console <b>not bold</b> & "quoted"';
 
@@ -153,6 +155,13 @@ async function run(context) {
     await rx.locator('#r-state[data-state=connected]').waitFor();
     await waitText(rx, '#r-user', userId);
     check((await rx.textContent('#r-detail')).includes(userId), 'the state names the user');
+  });
+
+  await step('an idle receiver stays connected past 3×PingSec (it repeats its Ack)', async () => {
+    const before = await rx.textContent('#r-detail');       // carries the Hello's server time
+    await rx.waitForTimeout((3 * PING_SEC + 1) * 1000);
+    check(await rx.getAttribute('#r-state', 'data-state') === 'connected', 'still connected');
+    check(await rx.textContent('#r-detail') === before, 'the same connection (no new Hello)');
   });
 
   // ---------------------------------------------------------------- admin sign-in
