@@ -16,7 +16,8 @@ static const char usage[] =
   "--tls-key PEM] [--data DIR] [--sdkappid N] [--key KEY] [--admin ID]... [--log-level L] "
   "[--fsync] [--max-body-bytes N] [--max-header-bytes N] [--max-connections N] "
   "[--request-timeout-ms N] [--idle-timeout-ms N] [--push-min-interval-ms N] "
-  "[--push-daily-quota N] [--max-live-pushes N] [--ws-queue-cap-bytes N] [--ping-sec N]\n"
+  "[--push-daily-quota N] [--max-live-pushes N] [--ws-queue-cap-bytes N] [--ping-sec N] "
+  "[--io-threads N]\n"
   "       imcastd [options] usersig USERID [--expire SECONDS]";
 
 static void set_defaults(config *cfg)
@@ -151,6 +152,9 @@ static int apply(config *cfg, const char *name, const char *value, char *err, si
   } else if (!strcmp(name, "ws-queue-cap-bytes")) {
     rc = parse_u64(value, &cfg->ws_queue_cap_bytes);
     expect = "a byte count";
+  } else if (!strcmp(name, "io-threads")) {
+    rc = parse_u64(value, &cfg->io_threads) || cfg->io_threads > 64;
+    expect = "a thread count, 0..64 (0 = one per CPU)";
   } else if (!strcmp(name, "ping-sec")) {
     rc = parse_u64(value, &cfg->ping_sec) || cfg->ping_sec == 0 || cfg->ping_sec > 3600;
     expect = "seconds, 1..3600";

@@ -43,6 +43,7 @@ typedef struct config {
   uint64_t max_live_pushes;
   uint64_t ws_queue_cap_bytes;
   uint64_t ping_sec;
+  uint64_t io_threads;        /* 0: one per CPU (at most 8) */
 
   /* the command: "serve" (default) or "usersig" */
   char command[16];

@@ -22,6 +22,7 @@
 ** server and every other connection go on.
 */
 #include "net/conn.h"
+#include "net/workers.h"
 
 #include <openssl/bio.h>
 #include <openssl/buffer.h>
@@ -161,6 +162,9 @@ struct conn_hub {
   void (*done)(void *);
   void *done_ctx;
   conn_tq linger;
+  workers *pool;             /* shares the write syscalls of large flushes; NULL: serial */
+  conn **par;                /* the connections of one parallel pass */
+  size_t par_n, par_cap;
   char rbuf[CONN_READ_BUF];
 };
 
@@ -173,6 +177,7 @@ struct conn {
   segq wire;                 /* bytes for the socket (ciphertext under TLS) */
   segq plain;                /* TLS: plaintext to encrypt at the next flush */
   size_t queued;             /* bytes in wire + plain */
+  size_t out_limit;          /* conn_set_output_limit(); 0: none */
   uint32_t inflight;         /* wire segments [head, head + inflight) belong to wreq */
   uv_write_t *wreq;          /* allocated only while a write waits for the kernel */
   char *kept;                /* input a handler left unconsumed */
@@ -187,6 +192,8 @@ struct conn {
   bool tls_more;             /* SSL may hold more input than was delivered */
   bool tls_failed, tls_bye;  /* fatal TLS error seen / close_notify queued */
   bool closing_after, lingering, peer_eof, closed;
+  bool par_done;             /* a parallel pass wrote for it: par_written is the result */
+  int par_written;
   char peer[INET6_ADDRSTRLEN];
 };
 
@@ -283,6 +290,7 @@ int conn_hub_new(conn_hub **out, const conn_hub_options *opts) {
   link_init(&hub->dirty);
   link_init(&hub->tqs);
   conn_tq_init(hub, &hub->linger, opts->linger_ms ? opts->linger_ms : 2000);
+  hub->pool = workers_new(opts->io_threads);
   *out = hub;
   return 0;
 }
@@ -291,6 +299,8 @@ void conn_hub_free(conn_hub *hub) {
   if (!hub) return;
   /* Freeing with open handles would leave libuv pointing into freed memory. */
   if (hub->started && !hub->finished) abort();
+  workers_free(hub->pool);
+  free(hub->par);
   free(hub);
 }
 
@@ -500,6 +510,8 @@ const char *conn_peer(const conn *c) { return c->peer; }
 bool conn_is_tls(const conn *c) { return c->ssl != NULL; }
 bool conn_is_closing(const conn *c) { return c->closed || c->closing_after; }
 size_t conn_pending_output(const conn *c) { return c->queued; }
+void conn_set_output_limit(conn *c, size_t bytes) { c->out_limit = bytes; }
+bool conn_output_full(const conn *c) { return c->out_limit && c->queued > c->out_limit; }
 
 /* ---------- closing ---------- */
 
@@ -572,7 +584,7 @@ static void conn_update_reading(conn *c) {
   if (c->closed) return;
   bool want;
   if (c->closing_after) want = !c->peer_eof; /* drain and discard, watch for EOF */
-  else want = !c->paused && !c->kept && !c->resume && !c->tls_more;
+  else want = !c->paused && !c->kept && !c->resume && !c->tls_more && !conn_output_full(c);
   if (want && !c->reading) {
     if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) != 0) {
       conn_close(c);
@@ -626,10 +638,12 @@ static void deliver(conn *c, const char *p, size_t n) {
   if (c->closed || c->closing_after || used >= n) return;
   keep_input(c, p + used, n - used);
   if (c->closed) return;
-  if (gen == c->gen) {
+  if (gen == c->gen && !conn_output_full(c)) {
     c->paused = true; /* an unchanged handler that stops short waits for read_start */
   } else if (!c->paused) {
-    c->resume = true; /* a new handler or a restart: the rest goes at the next flush */
+    /* a new handler or a restart: the rest goes at the next flush; a handler that
+    ** stopped at its output limit: at the first flush after the output drained */
+    c->resume = true;
     mark_dirty(c);
   }
 }
@@ -637,9 +651,9 @@ static void deliver(conn *c, const char *p, size_t n) {
 /* At flush: the kept bytes first, then anything SSL still buffers. A handler swapped
 ** meanwhile sets resume again, and its share is delivered in this same pass. */
 static void deliver_kept(conn *c) {
-  while (c->resume && !conn_is_closing(c)) {
+  while (c->resume && !conn_is_closing(c) && !conn_output_full(c)) {
     c->resume = false;
-    while (c->kept && !c->paused && !conn_is_closing(c)) {
+    while (c->kept && !c->paused && !conn_is_closing(c) && !conn_output_full(c)) {
       char *k = c->kept;
       size_t off = c->kept_off, n = c->kept_len - off;
       c->kept = NULL; /* detached: deliver() may keep a new remainder */
@@ -649,8 +663,16 @@ static void deliver_kept(conn *c) {
     }
     if (c->ssl && c->tls_more && !c->paused && !c->kept && !conn_is_closing(c)) tls_pump(c);
   }
-  c->resume = false;
+  if (!conn_output_full(c)) c->resume = false; /* else output_room() takes it up */
   conn_update_reading(c);
+}
+
+/* The output drained to the limit or under it: input held back goes on. */
+static void output_room(conn *c) {
+  if (!c->out_limit || conn_output_full(c) || conn_is_closing(c) || c->paused) return;
+  if (c->kept || c->tls_more) c->resume = true;
+  if (c->resume) mark_dirty(c);
+  else conn_update_reading(c);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -723,7 +745,7 @@ static void tls_pump(conn *c) {
   c->tls_more = false;
   for (;;) {
     if (conn_is_closing(c)) return;
-    if (c->paused || c->kept) {
+    if (c->paused || c->kept || conn_output_full(c)) {
       c->tls_more = true;
       break;
     }
@@ -884,6 +906,7 @@ static void write_cb(uv_write_t *req, int status) {
     return;
   }
   if (!segq_empty(&c->wire) || c->closing_after) mark_dirty(c); /* the next flush goes on */
+  output_room(c);
 }
 
 /* Hands what the kernel did not take to uv_write; the segments stay until write_cb. */
@@ -912,7 +935,13 @@ static void write_out(conn *c) {
     uv_buf_t iov[CONN_IOV_BATCH];
     size_t total;
     unsigned k = wire_iov(c, iov, &total);
-    int r = uv_try_write((uv_stream_t *)&c->tcp, iov, k);
+    int r;
+    if (c->par_done) { /* a worker already wrote these very bytes (parallel_writes) */
+      c->par_done = false;
+      r = c->par_written;
+    } else {
+      r = uv_try_write((uv_stream_t *)&c->tcp, iov, k);
+    }
     if (r == UV_EAGAIN) r = 0;
     if (r < 0) {
       conn_close(c);
@@ -923,22 +952,87 @@ static void write_out(conn *c) {
   }
 }
 
+/* Input waits for nothing but output the kernel has now taken: it may go on at once. */
+static bool held_back(const conn *c) {
+  return c->out_limit && !c->wreq && !conn_output_full(c) && !c->paused &&
+         !conn_is_closing(c) && (c->resume || c->kept || c->tls_more);
+}
+
 static void flush_one(conn *c) {
-  if (c->resume) deliver_kept(c);
-  if (c->closed) return;
-  if (c->ssl) tls_encrypt(c);
-  if (c->closed) return;
-  write_out(c);
-  if (c->closed) return;
+  for (;;) {
+    if (c->resume) deliver_kept(c);
+    if (c->closed) return;
+    if (c->ssl) tls_encrypt(c);
+    if (c->closed) return;
+    write_out(c);
+    if (c->closed) return;
+    if (!held_back(c)) break;
+    c->resume = true;
+  }
+  if (c->out_limit) conn_update_reading(c);
   if (c->closing_after && !c->lingering && !c->wreq && segq_empty(&c->wire) &&
       segq_empty(&c->plain))
     finish_close(c);
+}
+
+/* A worker's share of a parallel pass: one writev, result kept for the serial pass.
+** It reads the connection's queue and nothing else; nothing else runs meanwhile. */
+static void par_write(void *item, void *ctx) {
+  (void)ctx;
+  conn *c = item;
+  uv_buf_t iov[CONN_IOV_BATCH];
+  size_t total;
+  unsigned k = wire_iov(c, iov, &total);
+  c->par_written = uv_try_write((uv_stream_t *)&c->tcp, iov, k);
+  c->par_done = true;
+}
+
+/* A connection whose flush is just a write of what it has queued. */
+static bool plain_write_only(const conn *c) {
+  return !c->ssl && !c->closed && !c->resume && !c->wreq && !segq_empty(&c->wire);
+}
+
+/*
+** When a flush has many connections to write (a push fanned out to thousands), their
+** writev syscalls, the bulk of the cost, run first on every core at once; the serial pass
+** below then only does the bookkeeping (queues, refcounts, uv_write for what the kernel
+** did not take), which is not thread-safe and stays on the loop thread.
+*/
+#define CONN_PARALLEL_MIN 64
+
+static void parallel_writes(conn_hub *hub) {
+  size_t n = 0;
+  for (net_link *l = hub->dirty.next; l != &hub->dirty; l = l->next) {
+    conn *c = CONTAINER(l, conn, dlink);
+    if (!plain_write_only(c)) continue;
+    if (n == hub->par_cap) {
+      size_t cap = hub->par_cap ? hub->par_cap * 2 : 1024;
+      conn **grown = realloc(hub->par, cap * sizeof *grown);
+      if (!grown) break; /* the serial pass writes the rest */
+      hub->par = grown;
+      hub->par_cap = cap;
+    }
+    hub->par[n++] = c;
+  }
+  hub->par_n = 0;
+  if (n < CONN_PARALLEL_MIN) return;
+  workers_run(hub->pool, (void **)hub->par, n, par_write, NULL);
+  hub->par_n = n;
+}
+
+/* Every result of the parallel pass was used by the serial one, unless its connection
+** closed first; none may be taken for a later flush's write. (Closed connections are
+** freed from libuv's close callbacks, never during a flush, so the pointers are valid.) */
+static void forget_parallel_results(conn_hub *hub) {
+  for (size_t i = 0; i < hub->par_n; i++) hub->par[i]->par_done = false;
+  hub->par_n = 0;
 }
 
 void conn_hub_flush(conn_hub *hub) {
   /* Called from inside on_data, a flush could decrypt into the shared read buffer the
   ** caller is still parsing; the dirty connections wait for the owner's next flush. */
   if (hub->delivering) return;
+  if (hub->pool) parallel_writes(hub);
   /* A connection stays listed while it is flushed, so output it queues meanwhile is
   ** written by this same pass; connections dirtied by it are appended and seen too. */
   while (!link_empty(&hub->dirty)) {
@@ -946,6 +1040,7 @@ void conn_hub_flush(conn_hub *hub) {
     flush_one(c);
     if (link_linked(&c->dlink)) link_remove(&c->dlink);
   }
+  forget_parallel_results(hub);
   if (hub->kick_active) {
     uv_idle_stop(&hub->kick);
     hub->kick_active = false;

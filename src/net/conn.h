@@ -82,6 +82,7 @@ typedef struct conn_hub_options {
   uv_loop_t *loop;
   unsigned max_connections;        /* over it an accepted connection is closed at once */
   uint64_t linger_ms;              /* after a close-after-flush: how long to drain input */
+  unsigned io_threads;             /* threads that share a large flush's writes; 0/1: one */
   /* A connection was accepted; install its handler with conn_set_handler(). */
   void (*on_accept)(conn *c, void *ctx);
   void *ctx;
@@ -126,6 +127,13 @@ void conn_write(conn *c, const void *p, size_t len);
 void conn_write_buf(conn *c, net_buf *b);
 /* Bytes queued and not yet taken by the kernel (for output caps). */
 size_t conn_pending_output(const conn *c);
+/* Back-pressure for request/response protocols: while more than `bytes` are queued, no
+** input is read or delivered; it goes on (kept bytes first) once the kernel has taken
+** the output down to `bytes`. A handler may stop short in on_data when conn_output_full()
+** says so: the rest is kept and delivered after the drain, without conn_read_start().
+** 0 (the default) means no limit. */
+void conn_set_output_limit(conn *c, size_t bytes);
+bool conn_output_full(const conn *c);
 
 void conn_read_stop(conn *c);
 /* Resumes reading; bytes kept from an earlier partial on_data are delivered first, at

@@ -43,6 +43,10 @@
 #define HTTP_DEFAULT_IDLE_MS 120000
 #define HTTP_DEFAULT_CONNECTIONS 10000
 #define HTTP_DEFAULT_PIPELINED 64
+/* A connection with more answers than this waiting for its peer to read them gets no more
+** requests parsed until they drain: a peer that pipelines without reading cannot make the
+** server buffer answers without bound. */
+#define HTTP_MAX_UNSENT_OUTPUT (256 * 1024)
 /* How long a closing connection drains the peer's input after our last byte. */
 #define HTTP_LINGER_MS 2000
 #define NO_VALUE UINT32_MAX
@@ -518,6 +522,7 @@ static size_t http_on_data(conn *c, const char *data, size_t len) {
   hc->in_data = true;
   while (done < len && !hc->stopped && !conn_is_closing(c)) {
     if (hc->inflight >= lim->max_pipelined) break;
+    if (!hc->cur && conn_output_full(c)) break; /* the rest waits for the peer to read */
     bool counting = !hc->cur || hc->in_head;
     size_t n = http_parser_execute(&hc->parser, &parser_settings, data + done, len - done);
     enum http_errno e = HTTP_PARSER_ERRNO(&hc->parser);
@@ -610,6 +615,7 @@ static void http_on_accept(conn *c, void *ctx) {
   http_parser_init(&hc->parser, HTTP_REQUEST);
   hc->parser.data = hc;
   conn_set_handler(c, &http_handler, hc);
+  conn_set_output_limit(c, HTTP_MAX_UNSENT_OUTPUT);
   conn_set_timeout(c, &srv->idle_tq);
 }
 
@@ -635,6 +641,7 @@ int http_server_new(http_server **out, const http_server_options *opts) {
       .loop = opts->loop,
       .max_connections = srv->lim.max_connections,
       .linger_ms = HTTP_LINGER_MS,
+      .io_threads = opts->limits.io_threads,
       .on_accept = http_on_accept,
       .ctx = srv,
   };
@@ -776,6 +783,7 @@ struct conn *http_takeover(http_request *req, const void *response, size_t len) 
   fifo_pop(hc);
   req_free(req);
   conn_write(c, response, len);
+  conn_set_output_limit(c, 0); /* the new protocol sets its own caps */
   conn_set_timeout(c, NULL);
   conn_set_handler(c, &orphan_handler, NULL);
   if (hc->in_data) hc->taken = true; /* http_on_data frees it on its way out */

@@ -47,6 +47,7 @@ typedef struct http_limits {
   uint64_t idle_timeout_ms;     /* keep-alive connection with nothing in flight; default 120 s */
   unsigned max_connections;     /* over it a new connection is closed at once; default 10000 */
   unsigned max_pipelined;       /* requests in flight per connection before reading pauses; default 64 */
+  unsigned io_threads;          /* threads sharing a large flush's writes (0/1: the loop only) */
 } http_limits;
 
 typedef struct http_server_options {
