@@ -362,9 +362,15 @@ void api_end_of_turn(api *a)
   histogram_observe(&a->metrics.commit_seconds, (double)(uv_hrtime() - t0) / 1e9);
   if (rc != 0) a->metrics.commit_failures++;
   if (rc != 0) log_error("commit failed: %s; answering 91000 and reloading state", store_errmsg(a->st));
-  receivers_run_fanout(a, rc == 0);
-  if (rc != 0) reload_state(a);
-  release_waiting(a, rc == 0);
+  if (rc == 0) {
+    /* Answers first: the im_push caller hears OK before thousands of receiver writes. */
+    release_waiting(a, true);
+    receivers_run_fanout(a, true);
+  } else {
+    receivers_run_fanout(a, false);
+    reload_state(a);
+    release_waiting(a, false);
+  }
 }
 
 /* ------------------------------------------------------------------ life cycle */
