@@ -237,8 +237,10 @@ static int hexval(char ch) {
 }
 
 /* Appends text[off..off+n) percent-decoded and NUL-terminated. '+' stays '+'
-** (rest-api.md §1); a '%' not followed by two hex digits is kept as it is. Takes an offset
-** because reserving room may move the text. */
+** (rest-api.md §1); a '%' not followed by two hex digits is kept as it is, and so is "%00":
+** a NUL inside a value would cut it short and shift every later parameter (a value could
+** then smuggle in a parameter of its own). Takes an offset because reserving room may
+** move the text. */
 static int put_decoded(http_request *req, size_t off, size_t n) {
   if (text_reserve(req, n + 1) != 0) return -1;
   const char *s = req->text + off;
@@ -247,7 +249,7 @@ static int put_decoded(http_request *req, size_t off, size_t n) {
   for (size_t i = 0; i < n; i++) {
     int hi, lo;
     if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-        (lo = hexval(s[i + 2])) >= 0) {
+        (lo = hexval(s[i + 2])) >= 0 && (hi | lo) != 0) {
       out[k++] = (char)(hi * 16 + lo);
       i += 2;
     } else {
