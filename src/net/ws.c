@@ -45,6 +45,10 @@
 #define WS_MAX_HEAD 14           /* 2 + 8 (64-bit length) + 4 (mask key) */
 #define WS_KEY_LEN 24            /* base64 of 16 bytes */
 #define WS_ACCEPT_LEN 28         /* base64 of a SHA-1 digest */
+/* No pong is queued behind more unsent output than this: a peer that pings and never
+** reads cannot make the server buffer pongs without bound. RFC 6455 5.5.3 lets an
+** endpoint with pongs still unsent answer only some of the pings. */
+#define WS_MAX_PONG_BACKLOG (1024 * 1024)
 
 enum {
   OP_CONT = 0x0,
@@ -335,8 +339,11 @@ static void end_control(ws_conn *ws) {
   uint8_t *p = ws->ctl;
   size_t n = ws->ctl_len;
   ws->ctl = NULL;
-  if (ws->opcode == OP_PING) write_control(ws, OP_PONG, p, n);
-  else if (ws->opcode == OP_CLOSE) on_peer_close(ws, p, n);
+  if (ws->opcode == OP_PING) {
+    if (conn_pending_output(ws->c) <= WS_MAX_PONG_BACKLOG) write_control(ws, OP_PONG, p, n);
+  } else if (ws->opcode == OP_CLOSE) {
+    on_peer_close(ws, p, n);
+  }
   /* a pong needs nothing: its arrival already counted as activity */
   free(p);
 }
