@@ -3,9 +3,10 @@
 **
 ** Each test starts an http_server on 127.0.0.1, port 0, whose on_request hands /ws to
 ** ws_accept() (404 otherwise); its loop runs on its own thread with a uv_check calling
-** http_server_flush, as imcastd does. The test thread is a client speaking raw RFC 6455
-** over blocking sockets (OpenSSL for wss): it builds masked frames byte by byte, so the
-** server sees exactly what a test means (unmasked, fragmented, oversized, split reads).
+** http_server_flush, as imcastd does (support/loop_thread.h). The test thread is a client
+** speaking raw RFC 6455 over blocking sockets, OpenSSL for wss (support/net_client.h): it
+** builds masked frames byte by byte, so the server sees exactly what a test means
+** (unmasked, fragmented, oversized, split reads).
 ** The server echoes text; a few text commands make it broadcast one shared frame, close,
 ** abort or close everything, so the tests can watch ordering and on_close codes.
 ** The memory test opens 1,000 idle connections and reports bytes per connection.
@@ -20,26 +21,21 @@
 #include "net/http.h"
 #include "net/ws.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
+#include "support/loop_thread.h"
+#include "support/net_client.h"
+#include "support/test_certs.h"
+#include "support/timing.h"
+
 #include <malloc.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Present when built with AddressSanitizer; then mallinfo2() does not see its heap. */
@@ -53,31 +49,19 @@ extern char **environ;
 
 /* ---------- the server side (loop thread) ---------- */
 
-typedef struct server_fx server_fx;
-typedef void (*loop_fn)(server_fx *fx, void *arg);
-
-struct server_fx {
-  uv_loop_t loop;
+typedef struct server_fx {
+  loop_thread lt;
   http_server *http;
   ws_server *ws;
-  uv_check_t check;
-  uv_async_t async;
-  pthread_t thread;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  loop_fn call_fn;
-  void *call_arg;
-  bool call_done;
   int port, tls_port;
-  atomic_int opened, closed, last_code, reentered, done_called, bcast_refs;
+  atomic_int opened, closed, last_code, reentered, bcast_refs;
   ws_conn *conns[MAX_CONNS]; /* loop thread only, like everything below */
   int nconns;
   net_buf *shared;           /* the last broadcast frame; the test holds one reference */
   bool inside_ws_call;       /* on_close must never run while this is set */
-};
+} server_fx;
 
-static char tmpdir[64];
-static char cert_path[128], key_path[128];
+static test_certs certs;
 
 static void fx_forget(server_fx *fx, ws_conn *ws) {
   for (int i = 0; i < fx->nconns; i++)
@@ -159,134 +143,65 @@ static void on_request(http_request *req, void *ctx) {
   atomic_fetch_add(&fx->opened, 1);
 }
 
-static void on_done(void *ctx) {
-  server_fx *fx = ctx;
-  atomic_fetch_add(&fx->done_called, 1);
-  uv_close((uv_handle_t *)&fx->check, NULL);
-  uv_close((uv_handle_t *)&fx->async, NULL);
-}
-
-static void check_cb(uv_check_t *h) {
-  server_fx *fx = h->data;
-  http_server_flush(fx->http);
-}
-
-static void async_cb(uv_async_t *h) {
-  server_fx *fx = h->data;
-  pthread_mutex_lock(&fx->mu);
-  if (fx->call_fn) {
-    fx->call_fn(fx, fx->call_arg);
-    fx->call_fn = NULL;
-    fx->call_done = true;
-    pthread_cond_broadcast(&fx->cv);
-  }
-  pthread_mutex_unlock(&fx->mu);
-}
-
-static void run_on_loop(server_fx *fx, loop_fn fn, void *arg) {
-  pthread_mutex_lock(&fx->mu);
-  fx->call_fn = fn;
-  fx->call_arg = arg;
-  fx->call_done = false;
-  uv_async_send(&fx->async);
-  while (!fx->call_done) pthread_cond_wait(&fx->cv, &fx->mu);
-  pthread_mutex_unlock(&fx->mu);
-}
-
-static void *loop_main(void *arg) {
-  server_fx *fx = arg;
-  uv_run(&fx->loop, UV_RUN_DEFAULT);
-  return NULL;
-}
-
 static server_fx *server_start(ws_options wo, bool tls) {
   server_fx *fx = calloc(1, sizeof *fx);
   assert_non_null(fx);
-  assert_int_equal(uv_loop_init(&fx->loop), 0);
-  pthread_mutex_init(&fx->mu, NULL);
-  pthread_cond_init(&fx->cv, NULL);
-  http_server_options o = {.loop = &fx->loop, .on_request = on_request, .ctx = fx};
+  loop_thread_init(&fx->lt, fx);
+  http_server_options o = {.loop = &fx->lt.loop, .on_request = on_request, .ctx = fx};
   assert_int_equal(http_server_new(&fx->http, &o), 0);
   fx->ws = ws_server_new(fx->http, &wo);
   assert_non_null(fx->ws);
-  assert_int_equal(http_server_listen(fx->http, "127.0.0.1", 0, NULL, &fx->port), 0);
-  if (tls) {
-    char err[256];
-    SSL_CTX *ctx = http_tls_context(cert_path, key_path, err, sizeof err);
-    if (!ctx) fail_msg("http_tls_context: %s", err);
-    assert_int_equal(http_server_listen(fx->http, "127.0.0.1", 0, ctx, &fx->tls_port), 0);
-    SSL_CTX_free(ctx);
-  }
-  uv_check_init(&fx->loop, &fx->check);
-  fx->check.data = fx;
-  uv_check_start(&fx->check, check_cb);
-  uv_async_init(&fx->loop, &fx->async, async_cb);
-  fx->async.data = fx;
-  pthread_create(&fx->thread, NULL, loop_main, fx);
+  listen_local(fx->http, tls ? certs.cert : NULL, certs.key, &fx->port, &fx->tls_port);
+  loop_thread_start(&fx->lt, fx->http);
   return fx;
 }
 
 /* imcastd's SIGTERM path: receivers get 1001, then HTTP drains and everything closes. */
-static void do_shutdown(server_fx *fx, void *arg) {
-  (void)arg;
+static void do_shutdown(void *ctx, void *arg) {
+  server_fx *fx = ctx;
   ws_server_close_all(fx->ws, 1001, "server shutting down");
   net_buf_unref(fx->shared);
   fx->shared = NULL;
-  http_server_shutdown(fx->http, on_done, fx);
+  http_server_shutdown(fx->http, loop_thread_done, &fx->lt);
 }
 
-static void server_stop(server_fx *fx) {
-  run_on_loop(fx, do_shutdown, NULL);
-  pthread_join(fx->thread, NULL);
-  assert_int_equal(atomic_load(&fx->done_called), 1);
+/* server_stop's second half, once do_shutdown has run. */
+static void server_free(server_fx *fx) {
+  loop_thread_join(&fx->lt);
   assert_int_equal(ws_server_count(fx->ws), 0);
   assert_int_equal(atomic_load(&fx->reentered), 0);
   assert_int_equal(atomic_load(&fx->opened), atomic_load(&fx->closed));
   ws_server_free(fx->ws);
   http_server_free(fx->http);
-  assert_int_equal(uv_loop_close(&fx->loop), 0);
-  pthread_mutex_destroy(&fx->mu);
-  pthread_cond_destroy(&fx->cv);
+  loop_thread_destroy(&fx->lt);
   free(fx);
 }
 
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+static void server_stop(server_fx *fx) {
+  loop_thread_call(&fx->lt, do_shutdown, NULL);
+  server_free(fx);
 }
 
 /* Closes are asynchronous: waits until n connections have had on_close. */
 static void wait_closed(server_fx *fx, int n) {
-  int64_t end = now_ms() + 5000;
-  while (atomic_load(&fx->closed) < n && now_ms() < end) sleep_ms(2);
+  WAIT_UNTIL(atomic_load(&fx->closed) >= n, 5000);
   assert_int_equal(atomic_load(&fx->closed), n);
 }
 
-static void get_count(server_fx *fx, void *arg) { *(size_t *)arg = ws_server_count(fx->ws); }
+static void get_count(void *ctx, void *arg) {
+  server_fx *fx = ctx;
+  *(size_t *)arg = ws_server_count(fx->ws);
+}
 
 static size_t ws_count(server_fx *fx) {
   size_t n;
-  run_on_loop(fx, get_count, &n);
+  loop_thread_call(&fx->lt, get_count, &n);
   return n;
 }
 
 static const ws_options defaults;
 
-/* ---------- the client side (test thread) ---------- */
-
-typedef struct client {
-  int fd;
-  SSL_CTX *ctx;
-  SSL *ssl;
-  uint8_t *buf;
-  size_t len, cap;
-} client;
+/* ---------- the client side (test thread): support/net_client.h, and frames ---------- */
 
 typedef struct frame {
   int fin, op;
@@ -295,156 +210,22 @@ typedef struct frame {
   size_t len;
 } frame;
 
-static int tcp_connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(fd >= 0);
-  struct timeval tv = {5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-static client *cl_connect(int port) {
-  client *cl = calloc(1, sizeof *cl);
-  cl->cap = 1 << 18;
-  cl->buf = malloc(cl->cap);
-  cl->fd = tcp_connect(port);
-  assert_true(cl->fd >= 0);
-  return cl;
-}
-
-static SSL *tls_client(SSL_CTX *ctx, int fd) {
-  SSL *ssl = SSL_new(ctx);
-  SSL_set_fd(ssl, fd);
-  SSL_set_tlsext_host_name(ssl, "localhost");
-  SSL_set1_host(ssl, "localhost");
-  if (SSL_connect(ssl) != 1) {
-    ERR_print_errors_fp(stderr);
-    SSL_free(ssl);
-    return NULL;
-  }
-  return ssl;
-}
-
-static SSL_CTX *tls_client_ctx(void) {
-  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-  assert_non_null(ctx);
-  assert_int_equal(SSL_CTX_load_verify_locations(ctx, cert_path, NULL), 1);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-  return ctx;
-}
-
-static client *cl_connect_tls(int port) {
-  client *cl = cl_connect(port);
-  cl->ctx = tls_client_ctx();
-  cl->ssl = tls_client(cl->ctx, cl->fd);
-  assert_non_null(cl->ssl);
-  return cl;
-}
-
-static void cl_close(client *cl) {
-  if (cl->ssl) SSL_free(cl->ssl);
-  if (cl->ctx) SSL_CTX_free(cl->ctx);
-  close(cl->fd);
-  free(cl->buf);
-  free(cl);
-}
-
-static void cl_send(client *cl, const void *p, size_t n) {
-  const char *s = p;
-  while (n > 0) {
-    ssize_t w = cl->ssl ? SSL_write(cl->ssl, s, (int)n) : send(cl->fd, s, n, MSG_NOSIGNAL);
-    if (w <= 0) fail_msg("send failed: %s", strerror(errno));
-    s += w;
-    n -= (size_t)w;
-  }
-}
-
-static void cl_sends(client *cl, const char *s) { cl_send(cl, s, strlen(s)); }
-
-/* Reads more bytes; returns the count, 0 at EOF, -1 on error or timeout. */
-static ssize_t cl_fill(client *cl) {
-  if (cl->cap - cl->len < 65536) {
-    cl->cap *= 2;
-    cl->buf = realloc(cl->buf, cl->cap);
-  }
-  ssize_t r;
-  if (cl->ssl) {
-    r = SSL_read(cl->ssl, cl->buf + cl->len, (int)(cl->cap - cl->len - 1));
-    if (r <= 0) {
-      int e = SSL_get_error(cl->ssl, (int)r);
-      ERR_clear_error();
-      return e == SSL_ERROR_ZERO_RETURN ? 0 : -1;
-    }
-  } else {
-    r = recv(cl->fd, cl->buf + cl->len, cl->cap - cl->len - 1, 0);
-    if (r < 0) return -1;
-  }
-  cl->len += (size_t)r;
-  cl->buf[cl->len] = '\0';
-  return r;
-}
-
-static void cl_drop(client *cl, size_t n) {
-  memmove(cl->buf, cl->buf + n, cl->len - n);
-  cl->len -= n;
-}
-
-/* True when the server closes with nothing more to read (EOF or reset). */
-static bool cl_eof(client *cl) {
-  if (cl->len) return false;
-  ssize_t r = cl_fill(cl);
-  return r == 0 || (r < 0 && (errno == ECONNRESET || errno == EPIPE));
-}
-
-/* Reads one HTTP response head (and its body, by Content-Length) into *head; returns the
-** status, or -1 if the connection ended first. */
-static int cl_http(client *cl, char *head, size_t cap, char *body, size_t bcap) {
-  uint8_t *end;
-  while (!(end = memmem(cl->buf, cl->len, "\r\n\r\n", 4)))
-    if (cl_fill(cl) <= 0) return -1;
-  size_t hl = (size_t)(end - cl->buf) + 4;
-  assert_true(hl < cap);
-  memcpy(head, cl->buf, hl);
-  head[hl] = '\0';
-  cl_drop(cl, hl);
-  int status = 0;
-  assert_int_equal(sscanf(head, "HTTP/1.1 %d", &status), 1);
-  const char *clen = strcasestr(head, "\r\nContent-Length:");
-  size_t blen = clen ? (size_t)atol(clen + 17) : 0;
-  while (cl->len < blen)
-    if (cl_fill(cl) <= 0) return -1;
-  if (body) {
-    assert_true(blen < bcap);
-    memcpy(body, cl->buf, blen);
-    body[blen] = '\0';
-  }
-  cl_drop(cl, blen);
-  return status;
-}
-
 static const char upgrade_head[] =
     "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
     "Sec-WebSocket-Key: " RFC_KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
-static void expect_101(client *cl) {
-  char head[1024];
-  assert_int_equal(cl_http(cl, head, sizeof head, NULL, 0), 101);
-  assert_non_null(strcasestr(head, "\r\nUpgrade: websocket\r\n"));
-  assert_non_null(strcasestr(head, "\r\nConnection: Upgrade\r\n"));
-  assert_non_null(strstr(head, "\r\nSec-WebSocket-Accept: " RFC_ACCEPT "\r\n"));
+static void expect_101(net_client *cl) {
+  net_response r;
+  assert_int_equal(cl_response(cl, &r), 0);
+  assert_int_equal(r.status, 101);
+  assert_non_null(strcasestr(r.head, "\r\nUpgrade: websocket\r\n"));
+  assert_non_null(strcasestr(r.head, "\r\nConnection: Upgrade\r\n"));
+  assert_non_null(strstr(r.head, "\r\nSec-WebSocket-Accept: " RFC_ACCEPT "\r\n"));
+  resp_clear(&r);
 }
 
-static client *ws_open(int port) {
-  client *cl = cl_connect(port);
+static net_client *ws_open(int port) {
+  net_client *cl = cl_connect(port);
   cl_sends(cl, upgrade_head);
   expect_101(cl);
   return cl;
@@ -476,19 +257,19 @@ static size_t frame_build(uint8_t *out, int fin, int op, const void *payload, si
   return h + n;
 }
 
-static void cl_frame_send(client *cl, int fin, int op, const void *p, size_t n) {
+static void cl_frame_send(net_client *cl, int fin, int op, const void *p, size_t n) {
   uint8_t *f = malloc(n + 14);
   cl_send(cl, f, frame_build(f, fin, op, p, n, true));
   free(f);
 }
 
-static void cl_text(client *cl, const char *s) { cl_frame_send(cl, 1, 0x1, s, strlen(s)); }
+static void cl_text(net_client *cl, const char *s) { cl_frame_send(cl, 1, 0x1, s, strlen(s)); }
 
 /* Reads one server frame; -1 if the connection ended first. */
-static int cl_frame(client *cl, frame *f) {
+static int cl_frame(net_client *cl, frame *f) {
   for (;;) {
     if (cl->len >= 2) {
-      const uint8_t *b = cl->buf;
+      const uint8_t *b = (const uint8_t *)cl->buf;
       assert_int_equal(b[1] & 0x80, 0); /* server frames are never masked */
       uint64_t n = b[1] & 0x7F;
       size_t h = n == 126 ? 4 : n == 127 ? 10 : 2;
@@ -513,7 +294,7 @@ static int cl_frame(client *cl, frame *f) {
   }
 }
 
-static void expect_frame(client *cl, int op, const char *payload) {
+static void expect_frame(net_client *cl, int op, const char *payload) {
   frame f;
   assert_int_equal(cl_frame(cl, &f), 0);
   assert_int_equal(f.fin, 1);
@@ -523,10 +304,10 @@ static void expect_frame(client *cl, int op, const char *payload) {
   free(f.data);
 }
 
-static void expect_text(client *cl, const char *s) { expect_frame(cl, 0x1, s); }
+static void expect_text(net_client *cl, const char *s) { expect_frame(cl, 0x1, s); }
 
 /* A close frame with code, then the end of the connection. */
-static void expect_close(client *cl, int code) {
+static void expect_close(net_client *cl, int code) {
   frame f;
   assert_int_equal(cl_frame(cl, &f), 0);
   assert_int_equal(f.op, 0x8);
@@ -540,7 +321,7 @@ static void expect_close(client *cl, int code) {
   assert_true(cl_eof(cl));
 }
 
-static void cl_close_frame(client *cl, int code, const char *reason) {
+static void cl_close_frame(net_client *cl, int code, const char *reason) {
   uint8_t p[125] = {(uint8_t)(code >> 8), (uint8_t)code};
   size_t n = strlen(reason);
   memcpy(p + 2, reason, n);
@@ -552,7 +333,7 @@ static void cl_close_frame(client *cl, int code, const char *reason) {
 static void test_handshake_and_echo(void **state) {
   (void)state;
   server_fx *fx = server_start(defaults, false);
-  client *cl = ws_open(fx->port);
+  net_client *cl = ws_open(fx->port);
   assert_int_equal(atomic_load(&fx->opened), 1);
   cl_text(cl, "hello");
   expect_text(cl, "hello");
@@ -570,7 +351,7 @@ static void test_handshake_and_echo(void **state) {
 static void test_handshake_token_lists(void **state) {
   (void)state;
   server_fx *fx = server_start(defaults, false);
-  client *cl = cl_connect(fx->port);
+  net_client *cl = cl_connect(fx->port);
   cl_sends(cl, "GET /ws?x=1 HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\n"
                "Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: " RFC_KEY "\r\n"
                "sec-websocket-version: 13\r\n\r\n");
@@ -586,7 +367,7 @@ static void test_handshake_token_lists(void **state) {
 static void test_length_forms(void **state) {
   (void)state;
   server_fx *fx = server_start(defaults, false);
-  client *cl = ws_open(fx->port);
+  net_client *cl = ws_open(fx->port);
   static const size_t sizes[] = {125, 126, 127, 65535, 65536};
   char *p = malloc(65536 + 1);
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -623,7 +404,7 @@ static void test_length_forms(void **state) {
 static void test_fragmented_message(void **state) {
   (void)state;
   server_fx *fx = server_start(defaults, false);
-  client *cl = ws_open(fx->port);
+  net_client *cl = ws_open(fx->port);
   cl_frame_send(cl, 0, 0x1, "Hel", 3);
   cl_frame_send(cl, 1, 0x9, "p1", 2);
   expect_frame(cl, 0xA, "p1");
@@ -641,7 +422,7 @@ static void test_fragmented_message(void **state) {
 static void test_ping_pong(void **state) {
   (void)state;
   server_fx *fx = server_start(defaults, false);
-  client *cl = ws_open(fx->port);
+  net_client *cl = ws_open(fx->port);
   cl_frame_send(cl, 1, 0x9, "", 0);
   expect_frame(cl, 0xA, "");
   char p[125];
@@ -665,7 +446,7 @@ static void test_ping_pong(void **state) {
 static void test_split_reads(void **state) {
   (void)state;
   server_fx *fx = server_start(defaults, false);
-  client *cl = ws_open(fx->port);
+  net_client *cl = ws_open(fx->port);
   uint8_t buf[600];
   char text[200];
   memset(text, 'q', sizeof text);
@@ -689,7 +470,7 @@ static void test_split_reads(void **state) {
 static void test_close_handshake(void **state) {
   (void)state;
   server_fx *fx = server_start(defaults, false);
-  client *cl = ws_open(fx->port);
+  net_client *cl = ws_open(fx->port);
   cl_close_frame(cl, 1000, "bye");
   expect_close(cl, 1000);
   cl_close(cl);
@@ -715,7 +496,7 @@ static void test_close_handshake(void **state) {
 /* Opens a connection, sends raw frame bytes, expects a close with code. */
 static void expect_failure(server_fx *fx, const void *bytes, size_t n, int code) {
   int before = atomic_load(&fx->closed);
-  client *cl = ws_open(fx->port);
+  net_client *cl = ws_open(fx->port);
   cl_send(cl, bytes, n);
   expect_close(cl, code);
   cl_close(cl);
@@ -743,7 +524,7 @@ static void test_oversized_1009(void **state) {
   server_fx *fx = server_start(wo, false);
   char *p = calloc(1, 70000);
   memset(p, 'x', 70000);
-  client *cl = ws_open(fx->port); /* exactly the limit passes */
+  net_client *cl = ws_open(fx->port); /* exactly the limit passes */
   cl_frame_send(cl, 1, 0x1, p, 1000);
   frame f;
   assert_int_equal(cl_frame(cl, &f), 0);
@@ -784,7 +565,7 @@ static void test_invalid_utf8_1007(void **state) {
     expect_frame_failure(fx, 1, 0x1, bad[i], strlen(bad[i]), true, 1007);
   /* a close reason that is not UTF-8 */
   expect_frame_failure(fx, 1, 0x8, "\x03\xe8\xff", 3, true, 1007);
-  client *cl = ws_open(fx->port); /* NUL and 4-byte sequences are valid text */
+  net_client *cl = ws_open(fx->port); /* NUL and 4-byte sequences are valid text */
   cl_frame_send(cl, 1, 0x1, "a\0\xf0\x9f\x98\x80", 6);
   frame f;
   assert_int_equal(cl_frame(cl, &f), 0);
@@ -822,7 +603,7 @@ static void test_idle_timeout(void **state) {
   (void)state;
   ws_options wo = {.idle_timeout_ms = 300};
   server_fx *fx = server_start(wo, false);
-  client *cl = ws_open(fx->port);
+  net_client *cl = ws_open(fx->port);
   for (int i = 0; i < 3; i++) { /* 600 ms alive in total, twice the timeout */
     sleep_ms(200);
     cl_frame_send(cl, 1, 0x9, "", 0);
@@ -840,16 +621,20 @@ static void test_idle_timeout(void **state) {
 
 /* Requests that are not valid upgrades are answered by HTTP and not taken over. */
 static void expect_refused(server_fx *fx, const char *request, int status, bool closes) {
-  client *cl = cl_connect(fx->port);
-  char head[1024], body[256];
+  net_client *cl = cl_connect(fx->port);
+  net_response r;
   cl_sends(cl, request);
-  assert_int_equal(cl_http(cl, head, sizeof head, body, sizeof body), status);
-  if (status == 426) assert_non_null(strcasestr(head, "\r\nSec-WebSocket-Version: 13\r\n"));
+  assert_int_equal(cl_response(cl, &r), 0);
+  assert_int_equal(r.status, status);
+  if (status == 426) assert_non_null(strcasestr(r.head, "\r\nSec-WebSocket-Version: 13\r\n"));
+  resp_clear(&r);
   if (closes) {
     assert_true(cl_eof(cl));
   } else { /* still HTTP on this connection */
     cl_sends(cl, "GET /else HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_int_equal(cl_http(cl, head, sizeof head, body, sizeof body), 404);
+    assert_int_equal(cl_response(cl, &r), 0);
+    assert_int_equal(r.status, 404);
+    resp_clear(&r);
   }
   cl_close(cl);
 }
@@ -888,7 +673,8 @@ static void test_bad_upgrades(void **state) {
   server_stop(fx);
 }
 
-static void check_shared_released(server_fx *fx, void *arg) {
+static void check_shared_released(void *ctx, void *arg) {
+  server_fx *fx = ctx;
   /* every receiver's reference went when its bytes were written; ours is the last */
   *(int *)arg = (int)fx->shared->refs;
   net_buf_unref(fx->shared);
@@ -898,7 +684,7 @@ static void check_shared_released(server_fx *fx, void *arg) {
 static void test_shared_frame_fanout(void **state) {
   (void)state;
   server_fx *fx = server_start(defaults, false);
-  client *cl[3];
+  net_client *cl[3];
   for (int i = 0; i < 3; i++) cl[i] = ws_open(fx->port);
   char msg[2000] = "BCAST:";
   for (size_t k = 6; k < sizeof msg - 1; k++) msg[k] = (char)('0' + k % 10);
@@ -906,7 +692,7 @@ static void test_shared_frame_fanout(void **state) {
   for (int i = 0; i < 3; i++) expect_text(cl[i], msg + 6);
   assert_int_equal(atomic_load(&fx->bcast_refs), 4);
   int refs = 0;
-  run_on_loop(fx, check_shared_released, &refs);
+  loop_thread_call(&fx->lt, check_shared_released, &refs);
   assert_int_equal(refs, 1);
   for (int i = 0; i < 3; i++) cl_close(cl[i]);
   wait_closed(fx, 3);
@@ -916,7 +702,7 @@ static void test_shared_frame_fanout(void **state) {
 static void test_close_all_1001(void **state) {
   (void)state;
   server_fx *fx = server_start(defaults, false);
-  client *cl[3];
+  net_client *cl[3];
   for (int i = 0; i < 3; i++) cl[i] = ws_open(fx->port);
   cl_text(cl[0], "CLOSEALL");
   for (int i = 0; i < 3; i++) {
@@ -927,27 +713,19 @@ static void test_close_all_1001(void **state) {
   assert_int_equal(atomic_load(&fx->last_code), 1001);
   /* and at shutdown, from outside any callback */
   for (int i = 0; i < 2; i++) cl[i] = ws_open(fx->port);
-  run_on_loop(fx, do_shutdown, NULL);
+  loop_thread_call(&fx->lt, do_shutdown, NULL);
   for (int i = 0; i < 2; i++) {
     expect_close(cl[i], 1001);
     cl_close(cl[i]);
   }
-  pthread_join(fx->thread, NULL); /* server_stop's second half, after its shutdown */
-  assert_int_equal(atomic_load(&fx->closed), 5);
-  assert_int_equal(atomic_load(&fx->reentered), 0);
-  ws_server_free(fx->ws);
-  http_server_free(fx->http);
-  assert_int_equal(uv_loop_close(&fx->loop), 0);
-  pthread_mutex_destroy(&fx->mu);
-  pthread_cond_destroy(&fx->cv);
-  free(fx);
+  server_free(fx); /* all 5 closed (opened == closed), none from inside a ws_ call */
 }
 
 /* Output keeps call order, and nothing follows a close frame. */
 static void test_server_close_and_abort(void **state) {
   (void)state;
   server_fx *fx = server_start(defaults, false);
-  client *cl = ws_open(fx->port);
+  net_client *cl = ws_open(fx->port);
   uint8_t buf[128];
   size_t n = frame_build(buf, 1, 0x1, "first", 5, true);
   n += frame_build(buf + n, 1, 0x1, "CLOSE:4001:kicked", 17, true);
@@ -978,7 +756,7 @@ static void test_server_close_and_abort(void **state) {
 static void test_tls(void **state) {
   (void)state;
   server_fx *fx = server_start(defaults, true);
-  client *cl = cl_connect_tls(fx->tls_port);
+  net_client *cl = cl_connect_tls(fx->tls_port, certs.cert);
   cl_sends(cl, upgrade_head);
   expect_101(cl);
   cl_text(cl, "over tls");
@@ -998,7 +776,7 @@ static void test_tls(void **state) {
 static void test_frames_pipelined_after_upgrade(void **state) {
   (void)state;
   server_fx *fx = server_start(defaults, false);
-  client *cl = cl_connect(fx->port);
+  net_client *cl = cl_connect(fx->port);
   uint8_t buf[512];
   size_t n = strlen(upgrade_head);
   memcpy(buf, upgrade_head, n);
@@ -1023,32 +801,30 @@ static size_t heap_in_use(void) {
   return mallinfo2().uordblks;
 }
 
-static void measure_heap(server_fx *fx, void *arg) {
-  (void)fx;
+static void measure_heap(void *ctx, void *arg) {
   *(size_t *)arg = heap_in_use();
 }
 
 static size_t server_heap(server_fx *fx) {
   size_t n;
-  run_on_loop(fx, measure_heap, &n);
+  loop_thread_call(&fx->lt, measure_heap, &n);
   return n;
 }
 
 static void wait_count(server_fx *fx, size_t n) {
-  int64_t end = now_ms() + 20000;
-  while (ws_count(fx) != n && now_ms() < end) sleep_ms(5);
+  WAIT_UNTIL(ws_count(fx) == n, 20000);
   assert_int_equal(ws_count(fx), n);
 }
 
 /* Plain connections: the clients are raw fds in this process and allocate nothing (no
-** client struct, no heap), so the heap growth is the server's. */
+** net_client, no heap), so the heap growth is the server's. */
 static void test_memory_per_idle_connection(void **state) {
   (void)state;
   enum { N = 1000 };
   static int fds[N];
   static const char ping[] = {(char)0x89, (char)0x80, 1, 2, 3, 4};
   server_fx *fx = server_start(defaults, false);
-  client *warm = ws_open(fx->port); /* first-use allocations are not per connection */
+  net_client *warm = ws_open(fx->port); /* first-use allocations are not per connection */
   cl_close(warm);
   wait_closed(fx, 1);
   size_t before = server_heap(fx);
@@ -1088,8 +864,8 @@ static void test_memory_per_idle_connection(void **state) {
 
 /* TLS clients live in a child process (this same binary, --tls-clients) so their OpenSSL
 ** state is not counted as the server's. */
-static int tls_clients_main(int port, int n) {
-  SSL_CTX *ctx = tls_client_ctx();
+static int tls_clients_main(int port, int n, const char *ca_file) {
+  SSL_CTX *ctx = tls_client_ctx(ca_file);
   for (int i = 0; i < n; i++) {
     int fd = tcp_connect(port);
     SSL *ssl = fd >= 0 ? tls_client(ctx, fd) : NULL;
@@ -1116,7 +892,7 @@ static void test_memory_per_idle_tls_connection(void **state) {
   (void)state;
   enum { N = 200 };
   server_fx *fx = server_start(defaults, true);
-  client *warm = cl_connect_tls(fx->tls_port);
+  net_client *warm = cl_connect_tls(fx->tls_port, certs.cert);
   cl_sends(warm, upgrade_head);
   expect_101(warm);
   cl_close(warm);
@@ -1134,7 +910,7 @@ static void test_memory_per_idle_tls_connection(void **state) {
   char port[16], count[16];
   snprintf(port, sizeof port, "%d", fx->tls_port);
   snprintf(count, sizeof count, "%d", N);
-  char *argv[] = {"test_ws", "--tls-clients", port, count, cert_path, NULL};
+  char *argv[] = {"test_ws", "--tls-clients", port, count, certs.cert, NULL};
   pid_t pid;
   assert_int_equal(posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ), 0);
   posix_spawn_file_actions_destroy(&fa);
@@ -1160,32 +936,14 @@ static void test_memory_per_idle_tls_connection(void **state) {
 
 /* ---------- setup ---------- */
 
-static int make_certs(void **state) {
-  (void)state;
-  char cmd[1024];
-  strcpy(tmpdir, "/tmp/imcast-test-ws-XXXXXX");
-  if (!mkdtemp(tmpdir)) return -1;
-  snprintf(cert_path, sizeof cert_path, "%s/cert.pem", tmpdir);
-  snprintf(key_path, sizeof key_path, "%s/key.pem", tmpdir);
-  snprintf(cmd, sizeof cmd,
-           "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 "
-           "-addext subjectAltName=DNS:localhost -keyout %s -out %s >/dev/null 2>&1",
-           key_path, cert_path);
-  return system(cmd) == 0 ? 0 : -1;
-}
+static int make_certs(void **state) { return test_certs_make(&certs, "ws", false); }
 
-static int remove_certs(void **state) {
-  (void)state;
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-  return system(cmd) == 0 ? 0 : -1;
-}
+static int remove_certs(void **state) { return test_certs_remove(&certs); }
 
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   if (argc == 5 && strcmp(argv[1], "--tls-clients") == 0) {
-    strncpy(cert_path, argv[4], sizeof cert_path - 1);
-    return tls_clients_main(atoi(argv[2]), atoi(argv[3]));
+    return tls_clients_main(atoi(argv[2]), atoi(argv[3]), argv[4]);
   }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_handshake_and_echo),
