@@ -35,3 +35,19 @@ test: test-release test-asan
 
 clean:
 	rm -rf build build-asan
+
+# Fuzzing (clang + libFuzzer, ASan + UBSan; fuzz/README.md). Needs clang and libclang-rt-dev.
+#   make fuzz         each fuzz/fuzz_*.c target for FUZZ_SECONDS (default 300)
+#   make fuzz-smoke   each target for FUZZ_SMOKE_SECONDS (default 4) from its seeds: ~30 s
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 4
+.PHONY: fuzz-build fuzz fuzz-smoke
+fuzz-build: deps
+	@cmake -S fuzz -B build-fuzz -DCMAKE_C_COMPILER=clang -DIMCAST_ROOT=$(CURDIR) >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+
+fuzz: fuzz-build
+	./fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build
+	./fuzz/run.sh --fresh $(FUZZ_SMOKE_SECONDS)

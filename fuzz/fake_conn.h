@@ -1,0 +1,44 @@
+/*
+** fake_conn.h — the harness side of fake_conn.c (net/conn.h without sockets).
+**
+** A fuzz target makes its server as usual (http_server_new: the hub it creates is
+** fake_last_hub), opens connections with fake_conn_accept, queues the peer's bytes with
+** fake_conn_send, and runs loop turns with fake_hub_turn until it returns false (idle).
+*/
+#ifndef IMCAST_FUZZ_FAKE_CONN_H
+#define IMCAST_FUZZ_FAKE_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "net/conn.h"
+
+/* The hub made by the last conn_hub_new (http_server_new makes one). */
+extern conn_hub *fake_last_hub;
+
+/* A new connection, handed to the hub's on_accept. */
+conn *fake_conn_accept(conn_hub *hub);
+/* The peer sends bytes; they are read in the next turns. */
+void fake_conn_send(conn *c, const void *p, size_t n);
+/* The peer will have closed its side once its bytes are read. */
+void fake_conn_eof(conn *c);
+/* Everything the peer has received so far. */
+const char *fake_conn_received(const conn *c, size_t *len);
+void fake_conn_clear_received(conn *c);
+/* True once the connection is closed. The struct (and what it received) stays until
+** fake_conn_free, after its close callback has run. */
+bool fake_conn_closed(const conn *c);
+/* Forgets a connection: an open one is closed first (the peer vanished) and its close
+** callback runs now. */
+void fake_conn_free(conn *c);
+
+/* One loop turn: each readable connection reads up to read_max bytes (0: 64 KiB), then
+** end_of_turn(ctx) runs (the daemon's uv_check: commit, then flush), then close callbacks.
+** Returns whether anything happened. */
+bool fake_hub_turn(conn_hub *hub, size_t read_max, void (*end_of_turn)(void *), void *ctx);
+/* Fires every armed deadline (as if every timeout had passed). */
+void fake_hub_expire(conn_hub *hub);
+/* Closes every connection and runs the close callbacks. */
+void fake_hub_close_all(conn_hub *hub);
+
+#endif
