@@ -51,6 +51,7 @@ typedef struct bench_opts {
   int gap_ms;               /* pause between bursts */
   int ping_ms;              /* receivers ping when silent this long */
   bool no_ack;              /* receivers do not Ack (imcast) */
+  int ack_delay_ms;         /* receivers write their Acks at most this often (0: each loop turn) */
   uint32_t run;             /* random id of this run, carried in every payload */
 } bench_opts;
 
@@ -65,6 +66,8 @@ uint64_t now_ns(void);                        /* uv_hrtime() */
 double ms_between(uint64_t from_ns, uint64_t to_ns);
 void sleep_ms(int ms);
 long rss_kib(int pid);                        /* VmRSS of a process, -1 if unknown */
+/* CPU time a process has used, user and system, in ms; -1 if unknown. */
+int cpu_ms(int pid, double *user_ms, double *sys_ms);
 int parse_host_port(const char *text, char *host, size_t hostlen, int *port);
 double median_d(double *v, size_t n);         /* sorts v; NAN when n == 0 */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -39,13 +39,14 @@ static void usage(FILE *f)
     "  --tags T                      tag each account with T tags (<= 10); pushes use TagsAnd\n"
     "  --lifetime S                  MsgLifeTime of the pushes (fanout 0, load 3600)\n"
     "  --prefix P                    account names P00000000.. (default per mode)\n"
-    "  --pid PID                     server process for RSS readings (idle, load)\n"
+    "  --pid PID                     server process: RSS (idle, load), CPU per delivery (fanout)\n"
     "  --procs N                     receiver processes (default: as few as the fd limit allows)\n"
     "  --src-addrs N                 bind receivers to 127.0.0.1..N (4)\n"
     "  --window N                    connects in flight per receiver process (256)\n"
     "  --timeout-ms MS               longest wait for one burst's deliveries (30000)\n"
     "  --gap-ms MS                   pause between bursts (100)\n"
     "  --ping-ms MS                  a silent receiver pings after this long (20000)\n"
+    "  --ack-delay-ms MS             Acks at most every MS (default 0: at the end of each loop turn)\n"
     "  --no-ack                      receivers do not Ack\n"
     "\n"
     "Each mode prints one line of key=value results, then a summary on lines starting '#'.\n",
@@ -55,7 +56,7 @@ static void usage(FILE *f)
 enum {
   O_URL = 256, O_KEY, O_SDKAPPID, O_ADMIN, O_TARGET, O_REDIS, O_CHANNEL, O_RECEIVERS,
   O_ACCOUNTS, O_PUSHES, O_BURST, O_PENDING, O_PAYLOAD, O_TAGS, O_LIFETIME, O_PREFIX, O_PID,
-  O_PROCS, O_SRC, O_WINDOW, O_TIMEOUT, O_GAP, O_PING, O_NOACK, O_HELP
+  O_PROCS, O_SRC, O_WINDOW, O_TIMEOUT, O_GAP, O_PING, O_NOACK, O_ACKDELAY, O_HELP
 };
 
 static const struct option long_opts[] = {
@@ -66,7 +67,7 @@ static const struct option long_opts[] = {
   {"payload", 1, 0, O_PAYLOAD}, {"tags", 1, 0, O_TAGS}, {"lifetime", 1, 0, O_LIFETIME},
   {"prefix", 1, 0, O_PREFIX}, {"pid", 1, 0, O_PID}, {"procs", 1, 0, O_PROCS},
   {"src-addrs", 1, 0, O_SRC}, {"window", 1, 0, O_WINDOW}, {"timeout-ms", 1, 0, O_TIMEOUT},
-  {"gap-ms", 1, 0, O_GAP}, {"ping-ms", 1, 0, O_PING}, {"no-ack", 0, 0, O_NOACK},
+  {"gap-ms", 1, 0, O_GAP}, {"ping-ms", 1, 0, O_PING}, {"no-ack", 0, 0, O_NOACK}, {"ack-delay-ms", 1, 0, O_ACKDELAY},
   {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
 
 static uint64_t number(const char *name, const char *text, uint64_t max)
@@ -125,6 +126,7 @@ static void set_option(bench_opts *o, int c, const char *arg, bool *pushes_set, 
   case O_GAP: o->gap_ms = (int)number("gap-ms", arg, 3600000); break;
   case O_PING: o->ping_ms = (int)number("ping-ms", arg, 3600000); break;
   case O_NOACK: o->no_ack = true; break;
+  case O_ACKDELAY: o->ack_delay_ms = (int)number("ack-delay-ms", arg, 60000); break;
   case O_HELP: usage(stdout); exit(0);
   default: usage(stderr); exit(2);
   }

@@ -19,6 +19,7 @@ typedef struct fanout_run {
   double *answer_ms;        /* per push: time to its answer */
   long long min_redis_receivers;
   uint32_t incomplete;      /* bursts that timed out */
+  double user_ms, sys_ms;   /* the server's CPU over the pushes (--pid), -1 unknown */
 } fanout_run;
 
 /* Writes one burst back to back, then reads its answers. 0 or -1. */
@@ -38,10 +39,26 @@ static int send_burst(pusher *p, fanout_run *run, uint32_t first, uint32_t n)
   return 0;
 }
 
+/* The server's CPU time since the last call (--pid): run->user_ms and sys_ms. */
+static void server_cpu(const bench_opts *o, fanout_run *run, bool start)
+{
+  double u, s;
+  if (!o->pid || cpu_ms(o->pid, &u, &s) != 0) {
+    run->user_ms = run->sys_ms = -1;
+  } else if (start) {
+    run->user_ms = u;
+    run->sys_ms = s;
+  } else if (run->user_ms >= 0) {
+    run->user_ms = u - run->user_ms;
+    run->sys_ms = s - run->sys_ms;
+  }
+}
+
 static int run_pushes(const bench_opts *o, rx_set *s, fanout_run *run)
 {
   pusher p;
   if (pusher_open(&p, o) != 0) return -1;
+  server_cpu(o, run, true);
   for (uint32_t first = 0; first < run->k; first += run->b) {
     uint32_t n = run->k - first < run->b ? run->k - first : run->b;
     if (send_burst(&p, run, first, n) != 0) {
@@ -51,6 +68,7 @@ static int run_pushes(const bench_opts *o, rx_set *s, fanout_run *run)
     if (rx_wait_pushes(s, first, n, o->timeout_ms) != 0) run->incomplete++;
     if (o->gap_ms > 0) sleep_ms(o->gap_ms);
   }
+  server_cpu(o, run, false);
   pusher_close(&p);
   return 0;
 }
@@ -93,15 +111,18 @@ static void summarize(const fanout_run *run, const rx_totals *t, fanout_result *
 static void print_result(const bench_opts *o, const fanout_run *run, const rx_totals *t,
                          const fanout_result *res, double connect_s)
 {
+  double per = run->user_ms >= 0 && res->delivered ? (run->user_ms + run->sys_ms) * 1000 / (double)res->delivered : -1;
   printf("mode=fanout target=%s receivers=%u open=%llu pushes=%u burst=%u payload=%u tags=%u "
          "procs=%d delivered=%llu expected=%llu lost=%llu incomplete_bursts=%u "
          "p50_ms=%.3f p99_ms=%.3f max_ms=%.3f last_ms_median=%.3f deliveries_per_s=%.0f "
-         "answer_ms_median=%.3f connect_s=%.2f bench_rss_kib=%ld\n",
+         "answer_ms_median=%.3f connect_s=%.2f bench_rss_kib=%ld server_user_ms=%.0f "
+         "server_sys_ms=%.0f server_cpu_us_per_delivery=%.2f\n",
          target_name(o), o->receivers, (unsigned long long)t->open, run->k, run->b, o->payload,
          o->tags, t->procs, (unsigned long long)res->delivered, (unsigned long long)res->expected,
          (unsigned long long)t->lost, run->incomplete, hist_quantile_ms(&t->latency, 0.5),
          hist_quantile_ms(&t->latency, 0.99), hist_max_ms(&t->latency), res->last_ms_median,
-         res->rate_median, res->answer_ms_median, connect_s, t->rss_kib);
+         res->rate_median, res->answer_ms_median, connect_s, t->rss_kib, run->user_ms,
+         run->sys_ms, per);
   printf("# %s fan-out to %llu receivers, %u pushes in bursts of %u (%u-byte payload):\n"
          "#   push->receiver p50 %.1f ms, p99 %.1f ms, max %.1f ms; last receiver (median) %.1f ms\n"
          "#   %.0f deliveries/s (median over bursts); %llu of %llu delivered; answer %.2f ms\n",
@@ -110,6 +131,9 @@ static void print_result(const bench_opts *o, const fanout_run *run, const rx_to
          hist_max_ms(&t->latency), res->last_ms_median, res->rate_median,
          (unsigned long long)res->delivered, (unsigned long long)res->expected,
          res->answer_ms_median);
+  if (per >= 0)
+    printf("#   server CPU over the pushes: %.0f ms user + %.0f ms system = %.2f us per delivery\n",
+           run->user_ms, run->sys_ms, per);
   if (run->min_redis_receivers >= 0 && (uint64_t)run->min_redis_receivers < t->open)
     printf("# warning: a PUBLISH reached only %lld subscribers\n", run->min_redis_receivers);
 }

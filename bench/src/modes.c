@@ -15,7 +15,7 @@ rx_conf receivers_conf(const bench_opts *o, uint32_t n, uint32_t max_pushes, uin
   rx_conf c = {.target = o->target, .key = o->key, .sdkappid = o->sdkappid,
                .prefix = o->prefix, .channel = o->channel, .total = n, .procs = o->procs,
                .src_addrs = o->src_addrs, .window = o->window, .max_pushes = max_pushes,
-               .expect = expect, .ack = !o->no_ack, .ping_ms = o->ping_ms,
+               .expect = expect, .ack = !o->no_ack, .ack_delay_ms = o->ack_delay_ms, .ping_ms = o->ping_ms,
                .run = o->run};
   const char *host = o->target == TARGET_REDIS ? o->redis_host : o->host;
   snprintf(c.host, sizeof c.host, "%s", host);

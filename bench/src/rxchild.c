@@ -7,8 +7,14 @@
 ** the payload marker read in place; nothing is decoded as JSON.
 **
 ** Acks are coalesced: a receiver that got Msgs during a loop turn is put on the dirty
-** list, and a uv_check handle (end of the turn) writes one Ack for its highest Seq.
+** list, and a uv_check handle (end of the turn) writes one Ack for its highest Seq; with
+** ack_delay_ms, a timer writes them at most that often instead (the bench's one process
+** then reads a fan-out before it writes thousands of Acks, as separate devices would).
 ** Writes go out with uv_try_write; only what the socket refuses is copied and queued.
+**
+** UserSigs are made before the first connect (an app's client has its sig before it
+** logs in), so a login storm times logins, not HMAC and zlib in the bench; each is freed
+** once its receiver is open.
 */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,6 +60,7 @@ typedef struct proc {
   bool loopback;
   rx *rx;
   uint32_t first, count;
+  char **sigs;             /* per receiver until it is open: its UserSig (imcast) */
   rx **todo;               /* ring of receivers waiting to connect */
   uint32_t todo_head, todo_len;
   uint32_t in_flight, open, failed, lost, caught_up;
@@ -63,7 +70,7 @@ typedef struct proc {
   hist latency, login;
   uint64_t t_first_start, t_all_open, t_caught_up;
   uv_check_t check;
-  uv_timer_t ping;
+  uv_timer_t ping, ack_timer;
   uv_pipe_t ctl;
 } proc;
 
@@ -150,6 +157,10 @@ static void send_ws(rx *r, int opcode, const char *payload, size_t len)
 
 static void opened(rx *r)
 {
+  if (P.sigs) {
+    free(P.sigs[r->idx - P.first]);
+    P.sigs[r->idx - P.first] = NULL;
+  }
   r->state = RX_OPEN;
   r->was_open = 1;
   P.in_flight--;
@@ -354,11 +365,9 @@ static void send_login(rx *r)
   if (P.c->target == TARGET_REDIS) {
     n = resp_subscribe_cmd(buf, sizeof buf, P.c->channel);
   } else {
-    char id[64], sig[1024];
+    char id[64];
     account_name(P.c->prefix, r->idx, id, sizeof id);
-    if (usersig_gen(P.c->key, P.c->sdkappid, id, (int64_t)time(NULL), 7 * 86400, sig, sizeof sig) < 0)
-      die("cannot make a UserSig for %s", id);
-    n = wsc_upgrade_request(buf, sizeof buf, P.host_hdr, P.c->sdkappid, id, sig);
+    n = wsc_upgrade_request(buf, sizeof buf, P.host_hdr, P.c->sdkappid, id, P.sigs[r->idx - P.first]);
   }
   send_bytes(r, buf, n);
 }
@@ -424,8 +433,8 @@ static void pump(void)
 
 /* ------------------------------------------------------------------ loop turn, pings, control */
 
-/* End of a loop turn: one Ack per receiver that got Msgs, then the catch-up report. */
-static void on_check(uv_check_t *h)
+/* One Ack per receiver that got Msgs, then the catch-up report. */
+static void flush_acks(void)
 {
   char text[64];
   for (rx *r = P.dirty, *next; r; r = next) {
@@ -442,6 +451,18 @@ static void on_check(uv_check_t *h)
     P.caught_reported = true;
     report(RX_EV_CAUGHT_UP, 0, P.caught_up, P.t_caught_up, 0);
   }
+}
+
+static void on_ack_timer(uv_timer_t *t) { flush_acks(); }
+
+/* End of a loop turn: the Acks now, or when the ack timer fires. */
+static void on_check(uv_check_t *h)
+{
+  if (!P.c->ack_delay_ms) flush_acks();
+  else if (P.dirty && !uv_is_active((uv_handle_t *)&P.ack_timer))
+    uv_timer_start(&P.ack_timer, on_ack_timer, (uint64_t)P.c->ack_delay_ms, 0);
+  else if (!P.dirty && P.c->expect && !P.caught_reported && P.caught_up == P.count)
+    flush_acks();
 }
 
 /* A receiver that wrote nothing for a ping period pings (the server closes a receiver
@@ -462,6 +483,21 @@ static void on_ctl(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (buf->base[i] == RX_CMD_STATS) send_stats_and_exit();
 }
 
+/* Every receiver's UserSig, made up front. */
+static void make_sigs(void)
+{
+  char id[64], sig[1024];
+  int64_t now = (int64_t)time(NULL);
+  P.sigs = xcalloc(P.count, sizeof *P.sigs);
+  for (uint32_t i = 0; i < P.count; i++) {
+    account_name(P.c->prefix, P.first + i, id, sizeof id);
+    int n = usersig_gen(P.c->key, P.c->sdkappid, id, now, 7 * 86400, sig, sizeof sig);
+    if (n < 0) die("cannot make a UserSig for %s", id);
+    P.sigs[i] = xmalloc((size_t)n + 1);
+    memcpy(P.sigs[i], sig, (size_t)n + 1);
+  }
+}
+
 static void init_proc(const rx_conf *conf, uint32_t first, uint32_t count)
 {
   P.c = conf;
@@ -479,11 +515,13 @@ static void init_proc(const rx_conf *conf, uint32_t first, uint32_t count)
     P.rx[i].idx = first + i;
     todo_push(&P.rx[i]);
   }
+  if (conf->target == TARGET_IMCAST) make_sigs();
 }
 
 void rx_child_main(const rx_conf *conf, uint32_t first, uint32_t count)
 {
   init_proc(conf, first, count);
+  uv_timer_init(P.loop, &P.ack_timer);
   uv_check_init(P.loop, &P.check);
   uv_check_start(&P.check, on_check);
   if (conf->target == TARGET_IMCAST && conf->ping_ms > 0) {

@@ -38,6 +38,7 @@ typedef struct rx_conf {
   uint32_t max_pushes;     /* push indexes counted: 0 .. max_pushes-1 */
   uint32_t expect;         /* login storm: messages each receiver waits for; 0: none */
   bool ack;
+  int ack_delay_ms;        /* 0: Acks at the end of each loop turn */
   int ping_ms;
   uint32_t run;            /* only payloads of this run are counted */
 } rx_conf;

@@ -41,6 +41,25 @@ long rss_kib(int pid)
   return kib;
 }
 
+int cpu_ms(int pid, double *user_ms, double *sys_ms)
+{
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')');       /* the command name may hold spaces */
+  unsigned long long ut, st;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    return -1;
+  double tick_ms = 1000.0 / (double)sysconf(_SC_CLK_TCK);
+  *user_ms = (double)ut * tick_ms;
+  *sys_ms = (double)st * tick_ms;
+  return 0;
+}
+
 /* "http://127.0.0.1:8080", "127.0.0.1:6379" or "localhost:1" (as 127.0.0.1). */
 int parse_host_port(const char *text, char *host, size_t hostlen, int *port)
 {
