@@ -79,6 +79,14 @@ char *api_metrics_render(api *a, size_t *len)
   metrics_sample(&t, "imcast_connections", "{state=\"receiver\"}", (double)receivers);
   metrics_sample(&t, "imcast_connections", "{state=\"http\"}",
                  (double)(connections > receivers ? connections - receivers : 0));
+  uint64_t over_total, over_per_ip;
+  http_server_refused(a->http, &over_total, &over_per_ip);
+  metrics_header(&t, "imcast_connections_refused_total", "counter",
+                 "Connections closed at accept, by the cap they passed");
+  metrics_sample(&t, "imcast_connections_refused_total", "{cap=\"max_connections\"}",
+                 (double)over_total);
+  metrics_sample(&t, "imcast_connections_refused_total", "{cap=\"max_connections_per_ip\"}",
+                 (double)over_per_ip);
   counter(&t, "imcast_logins_total", "Receiver logins accepted", m->logins);
   counter(&t, "imcast_logins_refused_total", "Receiver logins refused before the upgrade",
           m->logins_refused);

@@ -224,6 +224,7 @@ static http_limits limits_of(const config *cfg)
   l.max_connections = (unsigned)cfg->max_connections;
   l.request_timeout_ms = cfg->request_timeout_ms;
   l.idle_timeout_ms = cfg->idle_timeout_ms;
+  l.max_per_ip = (unsigned)cfg->max_connections_per_ip;
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   l.io_threads = cfg->io_threads ? (unsigned)cfg->io_threads
                                  : (unsigned)(cpus < 1 ? 1 : cpus > 8 ? 8 : cpus);

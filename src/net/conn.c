@@ -22,6 +22,7 @@
 ** server and every other connection go on.
 */
 #include "net/conn.h"
+#include "net/ipcount.h"
 #include "net/workers.h"
 
 #include <openssl/bio.h>
@@ -163,6 +164,8 @@ struct conn_hub {
   void *done_ctx;
   conn_tq linger;
   workers *pool;             /* shares the write syscalls of large flushes; NULL: serial */
+  ipcount *per_ip;           /* connections per peer address (with max_per_ip) */
+  uint64_t refused_total, refused_per_ip;
   conn **par;                /* the connections of one parallel pass */
   size_t par_n, par_cap;
   char rbuf[CONN_READ_BUF];
@@ -193,6 +196,7 @@ struct conn {
   bool tls_failed, tls_bye;  /* fatal TLS error seen / close_notify queued */
   bool closing_after, lingering, peer_eof, closed;
   bool par_done;             /* a parallel pass wrote for it: par_written is the result */
+  bool counted_ip;           /* counted in hub->per_ip */
   int par_written;
   char peer[INET6_ADDRSTRLEN];
 };
@@ -291,6 +295,11 @@ int conn_hub_new(conn_hub **out, const conn_hub_options *opts) {
   link_init(&hub->tqs);
   conn_tq_init(hub, &hub->linger, opts->linger_ms ? opts->linger_ms : 2000);
   hub->pool = workers_new(opts->io_threads);
+  if (opts->max_per_ip && !(hub->per_ip = ipcount_new())) {
+    workers_free(hub->pool);
+    free(hub);
+    return UV_ENOMEM;
+  }
   *out = hub;
   return 0;
 }
@@ -300,11 +309,29 @@ void conn_hub_free(conn_hub *hub) {
   /* Freeing with open handles would leave libuv pointing into freed memory. */
   if (hub->started && !hub->finished) abort();
   workers_free(hub->pool);
+  ipcount_free(hub->per_ip);
   free(hub->par);
   free(hub);
 }
 
 size_t conn_hub_count(const conn_hub *hub) { return hub->count; }
+
+void conn_hub_refused(const conn_hub *hub, uint64_t *over_total, uint64_t *over_per_ip) {
+  *over_total = hub->refused_total;
+  *over_per_ip = hub->refused_per_ip;
+}
+
+/* Counts the connection against its address; false when that passes max_per_ip. */
+static bool within_per_ip(conn *c) {
+  conn_hub *hub = c->hub;
+  if (!hub->per_ip || !c->peer[0]) return true;
+  uint32_t n = ipcount_add(hub->per_ip, c->peer);
+  if (n == 0) return false;
+  c->counted_ip = true;
+  if (n <= hub->o.max_per_ip) return true;
+  hub->refused_per_ip++;
+  return false;
+}
 
 conn *conn_hub_first(conn_hub *hub) {
   return link_empty(&hub->conns) ? NULL : CONTAINER(hub->conns.next, conn, all);
@@ -442,13 +469,18 @@ static void on_connection(uv_stream_t *server, int status) {
   c->hub = hub;
   link_append(&hub->conns, &c->all);
   hub->count++;
-  if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 || hub->stopping ||
-      (hub->o.max_connections && hub->count > hub->o.max_connections)) {
+  bool over = hub->o.max_connections && hub->count > hub->o.max_connections;
+  if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 || hub->stopping || over) {
+    if (over) hub->refused_total++;
     conn_close(c);
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
   conn_set_peer(c);
+  if (!within_per_ip(c)) {
+    conn_close(c);
+    return;
+  }
   if (l->tls && conn_tls_init(c, l->tls) != 0) {
     conn_close(c);
     return;
@@ -530,6 +562,7 @@ static void conn_closed_cb(uv_handle_t *h) {
   conn_hub *hub = c->hub;
   link_remove(&c->all);
   hub->count--;
+  if (c->counted_ip) ipcount_remove(hub->per_ip, c->peer);
   if (c->h && c->h->on_close) c->h->on_close(c);
   segq_clear(&c->wire);
   segq_clear(&c->plain);

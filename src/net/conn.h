@@ -83,6 +83,7 @@ typedef struct conn_hub_options {
   unsigned max_connections;        /* over it an accepted connection is closed at once */
   uint64_t linger_ms;              /* after a close-after-flush: how long to drain input */
   unsigned io_threads;             /* threads that share a large flush's writes; 0/1: one */
+  unsigned max_per_ip;             /* connections one peer address may hold; 0: no cap */
   /* A connection was accepted; install its handler with conn_set_handler(). */
   void (*on_accept)(conn *c, void *ctx);
   void *ctx;
@@ -105,6 +106,8 @@ void conn_hub_flush(conn_hub *hub);
 ** own handles are closed. Closing the connections is the protocols' business. */
 void conn_hub_shutdown(conn_hub *hub, void (*done)(void *ctx), void *ctx);
 size_t conn_hub_count(const conn_hub *hub);
+/* Connections closed at accept: over max_connections, and over max_per_ip. */
+void conn_hub_refused(const conn_hub *hub, uint64_t *over_total, uint64_t *over_per_ip);
 /* Iteration over open connections; closing the current one during the walk is safe. */
 conn *conn_hub_first(conn_hub *hub);
 conn *conn_next(conn *c);

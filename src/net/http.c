@@ -644,6 +644,7 @@ int http_server_new(http_server **out, const http_server_options *opts) {
       .max_connections = srv->lim.max_connections,
       .linger_ms = HTTP_LINGER_MS,
       .io_threads = opts->limits.io_threads,
+      .max_per_ip = opts->limits.max_per_ip,
       .on_accept = http_on_accept,
       .ctx = srv,
   };
@@ -669,6 +670,10 @@ void http_server_flush(http_server *srv) { conn_hub_flush(srv->hub); }
 size_t http_server_connections(const http_server *srv) { return conn_hub_count(srv->hub); }
 
 void http_server_set_context(http_server *srv, void *ctx) { srv->o.ctx = ctx; }
+
+void http_server_refused(const http_server *srv, uint64_t *over_total, uint64_t *over_per_ip) {
+  conn_hub_refused(srv->hub, over_total, over_per_ip);
+}
 
 int http_server_replace_tls(http_server *srv, SSL_CTX *tls) {
   return conn_hub_replace_tls(srv->hub, tls);

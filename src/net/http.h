@@ -48,6 +48,7 @@ typedef struct http_limits {
   unsigned max_connections;     /* over it a new connection is closed at once; default 10000 */
   unsigned max_pipelined;       /* requests in flight per connection before reading pauses; default 64 */
   unsigned io_threads;          /* threads sharing a large flush's writes (0/1: the loop only) */
+  unsigned max_per_ip;          /* connections one peer address may hold; 0 = no cap */
 } http_limits;
 
 typedef struct http_server_options {
@@ -90,6 +91,8 @@ void http_server_free(http_server *srv);
 
 /* Open connections, for metrics. */
 size_t http_server_connections(const http_server *srv);
+/* Connections closed at accept for max_connections, and for max_per_ip. */
+void http_server_refused(const http_server *srv, uint64_t *over_total, uint64_t *over_per_ip);
 
 /* New TLS context for every https listener (SIGHUP certificate reload); open connections
 ** keep theirs. Takes its own references. Returns how many listeners changed. */
