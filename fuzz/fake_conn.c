@@ -55,6 +55,7 @@ struct conn_hub {
   conn *conns;             /* every open or closing connection, newest first */
   size_t count;
   unsigned delivering;
+  uint64_t activity;       /* bumped by every flush that did something */
   bool stopping;
   void (*done)(void *);
   void *done_ctx;
@@ -75,6 +76,9 @@ struct conn {
   char *sent;              /* what the peer received */
   size_t sent_len, sent_cap;
   conn_tq *tq;
+  size_t out_limit;        /* conn_set_output_limit; 0: none */
+  size_t drain;            /* the peer reads at most this much per turn; 0: everything */
+  size_t sent_this_turn;
   bool paused, resume, dirty, closing_after, closed, peer_eof;
   bool held;               /* the harness holds it: freed by fake_conn_free */
 };
@@ -142,6 +146,11 @@ void conn_hub_shutdown(conn_hub *hub, void (*done)(void *ctx), void *ctx) {
 
 size_t conn_hub_count(const conn_hub *hub) { return hub->count; }
 
+void conn_hub_refused(const conn_hub *hub, uint64_t *over_total, uint64_t *over_per_ip) {
+  (void)hub;
+  *over_total = *over_per_ip = 0; /* no cap is enforced here */
+}
+
 /* Open connections only (closed ones wait for their close callback). */
 static conn *first_open(conn *c) {
   while (c && c->closed) c = c->next;
@@ -174,6 +183,8 @@ const char *conn_peer(const conn *c) { (void)c; return "127.0.0.1"; }
 bool conn_is_tls(const conn *c) { (void)c; return false; }
 bool conn_is_closing(const conn *c) { return c->closed || c->closing_after; }
 size_t conn_pending_output(const conn *c) { return c->outq_len; }
+void conn_set_output_limit(conn *c, size_t bytes) { c->out_limit = bytes; }
+bool conn_output_full(const conn *c) { return c->out_limit && c->outq_len > c->out_limit; }
 
 void conn_write(conn *c, const void *p, size_t len) {
   if (len == 0 || conn_is_closing(c)) return;
@@ -249,18 +260,18 @@ static void deliver(conn *c, const char *p, size_t n) {
   if (used > n) abort(); /* a handler claiming more than it was given */
   if (c->closed || c->closing_after || used >= n) return;
   keep_input(c, p + used, n - used);
-  if (gen == c->gen) {
+  if (gen == c->gen && !conn_output_full(c)) {
     c->paused = true;
-  } else if (!c->paused) {
+  } else if (!c->paused) { /* a new handler, a restart, or stopped at the output limit */
     c->resume = true;
     c->dirty = true;
   }
 }
 
 static void deliver_kept(conn *c) {
-  while (c->resume && !conn_is_closing(c)) {
+  while (c->resume && !conn_is_closing(c) && !conn_output_full(c)) {
     c->resume = false;
-    while (c->kept && !c->paused && !conn_is_closing(c)) {
+    while (c->kept && !c->paused && !conn_is_closing(c) && !conn_output_full(c)) {
       char *k = c->kept;
       size_t n = c->kept_len;
       c->kept = NULL;
@@ -269,15 +280,18 @@ static void deliver_kept(conn *c) {
       free(k);
     }
   }
-  c->resume = false;
+  if (!conn_output_full(c)) c->resume = false; /* else the drain takes it up */
 }
 
 static bool reading(const conn *c) {
-  return !c->closed && !c->closing_after && !c->paused && !c->kept && !c->resume && c->h;
+  return !c->closed && !c->closing_after && !c->paused && !c->kept && !c->resume && c->h &&
+         !conn_output_full(c);
 }
 
 /* ---------- flush ---------- */
 
+/* Writes what the peer reads this turn (all of it, or up to its drain rate); after a
+** drain under the output limit, input held back goes on (conn.c's output_room). */
 static bool flush_one(conn *c) {
   bool did = false;
   if (c->resume) {
@@ -285,30 +299,42 @@ static bool flush_one(conn *c) {
     did = true;
   }
   if (c->closed) return true;
-  if (c->outq_len) {
-    append(&c->sent, &c->sent_len, &c->sent_cap, c->outq, c->outq_len);
-    c->outq_len = 0;
+  size_t room = c->drain ? (c->drain > c->sent_this_turn ? c->drain - c->sent_this_turn : 0)
+                         : c->outq_len;
+  size_t n = c->outq_len < room ? c->outq_len : room;
+  if (n) {
+    append(&c->sent, &c->sent_len, &c->sent_cap, c->outq, n);
+    memmove(c->outq, c->outq + n, c->outq_len - n);
+    c->outq_len -= n;
+    c->sent_this_turn += n;
     did = true;
   }
-  if (c->closing_after) {
+  if (c->out_limit && !conn_output_full(c) && !c->paused && !conn_is_closing(c) &&
+      (c->kept || c->resume) && n) {
+    c->resume = true;
+    c->dirty = true;
+  }
+  if (c->closing_after && c->outq_len == 0) {
     conn_close(c); /* the peer read our last bytes and went away */
     did = true;
   }
   return did;
 }
 
+/* Flushes dirty connections and those with output left from earlier turns. */
 static bool hub_flush(conn_hub *hub) {
   bool did = false;
-  for (int again = 1; again;) {
-    again = 0;
+  for (int pass = 0; pass < 1000; pass++) {
+    bool again = false;
     for (conn *c = hub->conns; c; c = c->next) {
-      if (!c->dirty || c->closed) continue;
+      if (c->closed || !(c->dirty || (pass == 0 && c->outq_len))) continue;
       c->dirty = false;
-      if (flush_one(c)) did = true;
-      if (c->dirty && !c->closed) again = 1;
+      if (flush_one(c)) did = true, hub->activity++;
+      if (c->dirty && !c->closed) again = true;
     }
+    if (!again) return did;
   }
-  return did;
+  abort(); /* a connection that stays dirty: a livelock */
 }
 
 void conn_hub_flush(conn_hub *hub) {
@@ -343,6 +369,8 @@ void fake_conn_send(conn *c, const void *p, size_t n) {
 }
 
 void fake_conn_eof(conn *c) { c->peer_eof = true; }
+
+void fake_conn_set_drain(conn *c, size_t bytes_per_turn) { c->drain = bytes_per_turn; }
 
 void fake_conn_free(conn *c) {
   if (!c) return;
@@ -431,9 +459,11 @@ static bool close_phase(conn_hub *hub) {
 }
 
 bool fake_hub_turn(conn_hub *hub, size_t read_max, void (*end_of_turn)(void *), void *ctx) {
+  for (conn *c = hub->conns; c; c = c->next) c->sent_this_turn = 0;
+  uint64_t before = hub->activity;
   bool did = read_phase(hub, read_max ? read_max : 64 * 1024);
-  if (end_of_turn) end_of_turn(ctx);
-  if (hub_flush(hub)) did = true;
+  if (end_of_turn) end_of_turn(ctx); /* its flush counts too */
+  if (hub_flush(hub) || hub->activity != before) did = true;
   if (close_phase(hub)) did = true;
   return did;
 }

@@ -22,6 +22,9 @@ conn *fake_conn_accept(conn_hub *hub);
 void fake_conn_send(conn *c, const void *p, size_t n);
 /* The peer will have closed its side once its bytes are read. */
 void fake_conn_eof(conn *c);
+/* A slow peer: it reads at most bytes_per_turn of our output per loop turn (0: all).
+** Output then backs up (conn_pending_output, conn_output_full, the receivers' cap). */
+void fake_conn_set_drain(conn *c, size_t bytes_per_turn);
 /* Everything the peer has received so far. */
 const char *fake_conn_received(const conn *c, size_t *len);
 void fake_conn_clear_received(conn *c);

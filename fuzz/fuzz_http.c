@@ -11,7 +11,9 @@
 **
 ** Input: byte 0 = options: bits 0-5 the size of each read (0: everything in one read),
 ** bit 6 fire every timeout once the input is read (408s, idle closes), bit 7 the peer
-** closes its side after the input. The rest is what the client sends; @SIG@ (the admin's
+** closes its side after the input. Byte 1: bits 0-3 a slow peer that reads at most
+** 2^(5+k) bytes of our output per loop turn (0: all of it; output then backs up against
+** the HTTP output limit). The rest is what the client sends; @SIG@ (the admin's
 ** UserSig), @USIG@ (fuzzuser's), @TASK0@..@TASK2@ (stored pushes' TaskIds) are expanded.
 **
 ** Checked: the output is a sequence of well-formed HTTP responses; every JSON body that is
@@ -26,14 +28,15 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-  if (size < 1) return 0;
+  if (size < 2) return 0;
   fz_api *e = fz_api_get();
-  uint8_t opt = data[0];
+  uint8_t opt = data[0], opt2 = data[1];
   size_t read_max = opt & 0x3f;
   size_t len;
-  char *in = fz_expand(e, data + 1, size - 1, &len);
+  char *in = fz_expand(e, data + 2, size - 2, &len);
 
   conn *c = fake_conn_accept(e->hub);
+  if (opt2 & 0x0f) fake_conn_set_drain(c, (size_t)1 << (5 + (opt2 & 0x0f)));
   fake_conn_send(c, in, len);
   if (opt & 0x80) fake_conn_eof(c);
   fz_run(e, read_max);

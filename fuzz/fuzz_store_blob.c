@@ -86,7 +86,7 @@ static void mode_blob(const uint8_t *data, size_t size)
 static char dir[128];
 static store *st;
 static sqlite3 *db;
-static sqlite3_stmt *ins;
+static sqlite3_stmt *ins, *retry;
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -97,6 +97,7 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 static void cleanup(void)
 {
   if (ins) sqlite3_finalize(ins);
+  if (retry) sqlite3_finalize(retry);
   if (db) sqlite3_close(db);
   if (st) store_close(st);
   if (dir[0]) nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
@@ -124,12 +125,27 @@ static void open_db(void)
   exec("BEGIN");
   for (int uid = 1; uid <= 40; uid++) {
     char sql[200];
+    /* dense low uids: the directory's uid table is as long as the largest uid */
     snprintf(sql, sizeof sql, "INSERT INTO accounts(uid, user_id) VALUES(%d, 'u%d')",
-             uid < 30 ? uid : 65530 + uid * 7, uid);
+             uid < 30 ? uid : uid * 20, uid);
     exec(sql);
   }
   exec("INSERT INTO meta(key, value) VALUES('next_seq', '3')");
   exec("COMMIT");
+  /* a valid push at seq 5 to every account, and its retry record, stay for every input */
+  roaring_bitmap_t *all = roaring_bitmap_from_range(1, 30, 1);
+  for (int uid = 30; uid <= 40; uid++) roaring_bitmap_add(all, (uint32_t)uid * 20);
+  store_push good = {.seq = 5, .task_id = "good", .msg_random = 1, .sender = "admin",
+                     .created_at = 1795000000, .expires_at = 1795600000, .state = PUSH_DONE,
+                     .msg_json = "{\"Event\":\"Msg\"}", .msg_len = 15, .audience = all,
+                     .delivered = NULL};
+  if (store_put_push(st, &good) != 0 || store_put_retry(st, "admin", 1, "good", 1795000000) ||
+      store_commit(st) != 0)
+    fz_fail("store: %s", store_errmsg(st));
+  roaring_bitmap_free(all);
+  if (sqlite3_prepare_v2(db, "INSERT INTO push_retries(sender, msg_random, task_id, created_at) "
+                         "VALUES('', ?1, 'x', ?2)", -1, &retry, NULL) != SQLITE_OK)
+    fz_fail("prepare");
   if (sqlite3_prepare_v2(db, "INSERT INTO pushes(seq, task_id, msg_random, sender, created_at, "
                          "expires_at, fanout_done_at, online_at_push, state, msg_json, audience, "
                          "delivered) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
@@ -174,19 +190,7 @@ static void mode_load(const uint8_t *data, size_t size)
   const uint8_t *audience = p, *delivered = p + alen;
   size_t dlen = left - alen;
 
-  exec("DELETE FROM pushes; DELETE FROM push_retries;");
-  /* a valid push at seq 5, with an audience of every account */
-  roaring_bitmap_t *all = roaring_bitmap_from_range(1, 30, 1);
-  for (int uid = 30; uid <= 40; uid++) roaring_bitmap_add(all, 65530 + uid * 7);
-  store_push good = {.seq = 5, .task_id = "good", .msg_random = 1, .sender = "admin",
-                     .created_at = 1795000000, .expires_at = 1795600000, .state = PUSH_DONE,
-                     .msg_json = "{\"Event\":\"Msg\"}", .msg_len = 15, .audience = all,
-                     .delivered = NULL};
-  if (store_put_push(st, &good) != 0 || store_put_retry(st, "admin", 1, "good", 1795000000) ||
-      store_put_retry(st, "", msg_random, "x", created) || store_commit(st) != 0)
-    fz_fail("store: %s", store_errmsg(st));
-  roaring_bitmap_free(all);
-
+  exec("BEGIN; DELETE FROM pushes WHERE seq != 5; DELETE FROM push_retries WHERE task_id != 'good';");
   sqlite3_reset(ins);
   sqlite3_bind_int64(ins, 1, seq);
   if (nulls & 1) sqlite3_bind_null(ins, 2); else sqlite3_bind_text(ins, 2, nulls & 2 ? "good" : "t", -1, SQLITE_STATIC);
@@ -201,6 +205,12 @@ static void mode_load(const uint8_t *data, size_t size)
   if (nulls & 16) sqlite3_bind_null(ins, 11); else sqlite3_bind_blob(ins, 11, alen ? audience : (const void *)"", (int)alen, SQLITE_STATIC);
   if (nulls & 32) sqlite3_bind_null(ins, 12); else sqlite3_bind_blob(ins, 12, dlen ? delivered : (const void *)"", (int)dlen, SQLITE_STATIC);
   sqlite3_step(ins); /* a constraint (NULL task_id, a repeated seq or TaskId) refuses it */
+  sqlite3_reset(ins);
+  sqlite3_reset(retry);
+  sqlite3_bind_int64(retry, 1, msg_random);
+  sqlite3_bind_int64(retry, 2, created);
+  sqlite3_step(retry);
+  exec("COMMIT");
 
   api_state s;
   int rc = api_load_state(st, &s);
@@ -209,7 +219,7 @@ static void mode_load(const uint8_t *data, size_t size)
     return;
   }
   push_registry *r = s.pushes;
-  static const uint32_t uids[] = {1, 2, 7, 29, 65530 + 35 * 7, 3, 100000, 0};
+  static const uint32_t uids[] = {1, 2, 7, 29, 700, 3, 100000, 65536 + 700, 0};
   for (size_t i = 0; i < sizeof uids / sizeof uids[0]; i++) {
     push_registry_pending(r, uids[i], 1795000100, on_pending, NULL);
     push_registry_ack(r, uids[i], 0, UINT64_MAX);

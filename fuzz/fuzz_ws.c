@@ -14,7 +14,8 @@
 ** catch-up), bit 2 kick fuzzuser after the frames, bit 3 revoke the first stored push after
 ** them, bit 4 a second login of fuzzuser alongside, bits 5-7 the pushed text's size in KB
 ** (past the output cap a receiver is dropped). Byte 2 = more events: bit 0 a live push
-** and bit 1 a stored push after the frames (the receiver is caught up by then). The rest:
+** and bit 1 a stored push after the frames (the receiver is caught up by then), bits 2-4
+** a slow receiver reading at most 2^(7+k) bytes per loop turn (0: all). The rest:
 ** client frames (masked; a mask key of 0 leaves the payload readable).
 **
 ** Checked: the server's output is a 101 and then well-formed server frames (unmasked,
@@ -158,6 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
   conn *other = ev & 0x10 ? login(e, NULL, 0) : NULL;
   conn *c = login(e, opt & 0x80 ? frames : NULL, nframes);
+  if (ev2 & 0x1c) fake_conn_set_drain(c, (size_t)1 << (7 + ((ev2 >> 2) & 7)));
   conn *live = NULL, *stored = NULL;
   if (ev & 0x03) { /* the REST calls are read in the login's turn: during its catch-up */
     char *b = push_body(77, 0, text);

@@ -109,42 +109,45 @@ write("api", calls(call("im_set_attr_name", '{"AttrNames":{"0":"city","1":"sex"}
                    call("im_get_attr", '{"To_Account":["u0","u1"]}')))
 write("api", call("im_push", '{"MsgRandom":1,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{}}]}', who=3))
 
-# ---- http: option byte + raw bytes
+# ---- http: two option bytes + raw bytes (write_http inserts the second one)
 def req(method, target, body=None, headers=()):
     h = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1:8080"] + list(headers)
     if body is not None:
         h.append(f"Content-Length: {len(body.encode())}")
     return ("\r\n".join(h) + "\r\n\r\n" + (body or "")).encode()
 Q = "?sdkappid=1400000000&identifier=administrator&usersig=@SIG@&random=99&contenttype=json"
+def write_http(data, opt2=0):
+    write("http", data[:1] + bytes([opt2]) + data[1:])
 for r in java["requests"]:
     hs = [h for h in (r.get("headers") or []) if not h.lower().startswith(("content-length", "host"))]
     target = r["target"].split("?")[0] + Q
-    write("http", b"\x00" + req("POST", target, r.get("body") or "", hs))
-    write("http", b"\x07" + req("POST", r["target"], r.get("body") or "", hs))  # its own (aging) sig
-write("http", b"\x00" + req("POST", "/v4/all_member_push/im_get_attr_name" + Q, "{}") * 3)
-write("http", b"\x05" + req("POST", "/v4/all_member_push/im_get_attr_name" + Q, "{}", ["Connection: close"]))
-write("http", b"\x00" + b"POST /v4/all_member_push/im_get_tag" + Q.encode() + b" HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    write_http(b"\x00" + req("POST", target, r.get("body") or "", hs))
+    write_http(b"\x07" + req("POST", r["target"], r.get("body") or "", hs))  # its own (aging) sig
+write_http(b"\x00" + req("POST", "/v4/all_member_push/im_get_attr_name" + Q, "{}") * 3)
+write_http(b"\x05" + req("POST", "/v4/all_member_push/im_get_attr_name" + Q, "{}", ["Connection: close"]))
+write_http(b"\x00" + b"POST /v4/all_member_push/im_get_tag" + Q.encode() + b" HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
       b"5\r\n{\"To_\r\n14\r\nAccount\":[\"u0\",\"u1\"]}\r\n0\r\n\r\n")
-write("http", b"\x00" + req("POST", "/v4/openim/querystate?sdkappid=1400000000&identifier=administrator&usersig=%40SIG%40", "[]"))
-write("http", b"\x00" + req("GET", "/v4/all_member_push/im_get_attr_name" + Q))
-write("http", b"\x00" + req("POST", "/v4/nope/nope" + Q, "{}"))
-write("http", b"\x00" + req("POST", "/v4/im_open_login_svc/account_check?identifier=administrator&usersig=@SIG@", "{}"))
-write("http", b"\x00" + req("POST", "/v4/im_open_login_svc/account_check?sdkappid=1400000001&identifier=administrator&usersig=@SIG@", "{}"))
-write("http", b"\x00" + req("POST", "/v4/all_member_push/im_push" + Q, '{"MsgRandom":1', ["Expect: 100-continue"]))
-write("http", b"\x40" + b"POST /v4/all_member_push/im_push" + Q.encode() + b" HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
-write("http", b"\x00" + b"POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n")
-write("http", b"\x00" + b"GET /" + b"a" * 300 + b" HTTP/1.0\r\n\r\n")
-write("http", b"\x00" + b"GARBAGE\r\n\r\n")
-write("http", b"\x00" + req("GET", "/healthz") + req("GET", "/metrics") + req("GET", "/console/") + req("GET", "/console"))
-write("http", b"\x00" + req("GET", "/console/", None, ['If-None-Match: "0000000000000000"']))
-write("http", b"\x00" + req("HEAD", "/healthz"))
-write("http", b"\x01" + req("GET", "/v4/ws?sdkappid=1400000000&identifier=fuzzuser&usersig=@USIG@", None,
+write_http(b"\x00" + req("POST", "/v4/openim/querystate?sdkappid=1400000000&identifier=administrator&usersig=%40SIG%40", "[]"))
+write_http(b"\x00" + req("GET", "/v4/all_member_push/im_get_attr_name" + Q))
+write_http(b"\x00" + req("POST", "/v4/nope/nope" + Q, "{}"))
+write_http(b"\x00" + req("POST", "/v4/im_open_login_svc/account_check?identifier=administrator&usersig=@SIG@", "{}"))
+write_http(b"\x00" + req("POST", "/v4/im_open_login_svc/account_check?sdkappid=1400000001&identifier=administrator&usersig=@SIG@", "{}"))
+write_http(b"\x00" + req("POST", "/v4/all_member_push/im_push" + Q, '{"MsgRandom":1', ["Expect: 100-continue"]))
+write_http(b"\x40" + b"POST /v4/all_member_push/im_push" + Q.encode() + b" HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
+write_http(b"\x00" + b"POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n")
+write_http(b"\x00" + b"GET /" + b"a" * 300 + b" HTTP/1.0\r\n\r\n")
+write_http(b"\x00" + b"GARBAGE\r\n\r\n")
+write_http(b"\x00" + req("GET", "/healthz") + req("GET", "/metrics") + req("GET", "/console/") + req("GET", "/console"))
+write_http(b"\x00" + req("GET", "/console/") * 12, opt2=3)   # a slow reader of big answers
+write_http(b"\x00" + req("GET", "/console/", None, ['If-None-Match: "0000000000000000"']))
+write_http(b"\x00" + req("HEAD", "/healthz"))
+write_http(b"\x01" + req("GET", "/v4/ws?sdkappid=1400000000&identifier=fuzzuser&usersig=@USIG@", None,
       ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
        "Sec-WebSocket-Version: 13"]) + b"\x81\x80\x00\x00\x00\x00")
-write("http", b"\x00" + req("GET", "/v4/ws?sdkappid=1400000000&identifier=fuzzuser&usersig=@USIG@", None,
+write_http(b"\x00" + req("GET", "/v4/ws?sdkappid=1400000000&identifier=fuzzuser&usersig=@USIG@", None,
       ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
        "Sec-WebSocket-Version: 8"]))
-write("http", b"\x00" + req("GET", "/v4/ws?sdkappid=1400000000&identifier=u1&usersig=@USIG@", None,
+write_http(b"\x00" + req("GET", "/v4/ws?sdkappid=1400000000&identifier=u1&usersig=@USIG@", None,
       ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
        "Sec-WebSocket-Version: 13"]))
 
