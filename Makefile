@@ -1,6 +1,7 @@
 # imcast — the two commands a new user needs:
 #   make run    installs what is missing, builds, starts imcastd on 127.0.0.1:8080 (data in ./data)
-#   make test   installs what is missing, builds, runs the whole suite (and again under ASan+UBSan)
+#   make test   installs what is missing, builds, runs the whole suite (again under ASan+UBSan, and a
+#               short fuzzing pass)
 
 JOBS ?= $(shell nproc)
 DATA ?= ./data
@@ -31,7 +32,9 @@ test-asan: build-asan
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
-test: test-release test-asan
+# The whole suite: unit + end-to-end tests, again under ASan+UBSan, then every fuzz target
+# for a few seconds from its seeds (regressions of the fuzzers' finds are unit tests too).
+test: test-release test-asan fuzz-smoke
 
 clean:
 	rm -rf build build-asan
