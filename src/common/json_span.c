@@ -68,7 +68,10 @@ bool json_member_span(const char *text, size_t len, const char *key, size_t *off
     if (sc.pos >= len || text[sc.pos] != '"') return false;   /* '}' or broken: not found */
     size_t key_start = sc.pos + 1;
     if (!skip_string(&sc)) return false;
-    bool match = sc.pos - 1 - key_start == klen && memcmp(text + key_start, key, klen) == 0;
+    /* A key written with escapes never matches, even when its raw text equals `key`:
+    ** "\\" is one backslash, not two. */
+    bool match = sc.pos - 1 - key_start == klen && memcmp(text + key_start, key, klen) == 0 &&
+                 !memchr(text + key_start, '\\', klen);
     skip_space(&sc);
     if (sc.pos >= len || text[sc.pos] != ':') return false;
     sc.pos++;

@@ -41,6 +41,8 @@ static void test_spans(void **state)
   expect_span("[1]", "a", NULL);
   expect_span("{\"M\\u0073gBody\":[]}", "MsgBody", NULL);   /* escaped key: not found */
   expect_span("{\"a\":{\"MsgBody\":1},\"MsgBody\":2}", "MsgBody", "2");  /* top level only */
+  /* Found by fuzzing: the raw key "\\\\" is one backslash; it must not match a key of two. */
+  expect_span("{\"\\\\\":[],\"x\":1}", "\\\\", NULL);
 }
 
 int main(void)
