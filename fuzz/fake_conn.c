@@ -392,6 +392,11 @@ const char *fake_conn_received(const conn *c, size_t *len) {
 
 void fake_conn_clear_received(conn *c) { c->sent_len = 0; }
 
+const char *fake_conn_unsent(const conn *c, size_t *len) {
+  *len = c->outq_len;
+  return c->outq ? c->outq : "";
+}
+
 bool fake_conn_closed(const conn *c) { return c->closed; }
 
 /* Reads what each readable connection has waiting (at most max bytes each: the size

@@ -20,14 +20,19 @@
 **
 ** Checked: the server's output is a 101 and then well-formed server frames (unmasked,
 ** FIN set, text/close/pong only, a close frame is the last one and carries a valid code);
-** each text frame is a JSON object with an Event the protocol defines; no leak; nothing
-** is left waiting after the connection is gone.
+** each text frame is a JSON object with an Event the protocol defines; on each connection
+** Msg frames come in increasing Seq; an account is marked delivered only for pushes that
+** were sent to one of its connections (an Ack cannot cover what was never sent); a
+** connection still open at the end has been sent every live stored push of its account
+** (catch-up and live delivery skip nothing); no leak; nothing is left waiting after the
+** connection is gone.
 */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "harness.h"
 
@@ -96,9 +101,24 @@ static bool valid_close_code(unsigned code)
          (code >= 3000 && code <= 4999);
 }
 
-/* Checks what the server sent: a 101, then server frames. */
-static void check_output(const char *out, size_t n)
+#define MAX_SEQS 256
+typedef struct seen {
+  uint64_t seq[MAX_SEQS];
+  size_t n;
+} seen;
+
+static bool has_seq(const seen *s, uint64_t seq)
 {
+  for (size_t i = 0; i < s->n; i++)
+    if (s->seq[i] == seq) return true;
+  return false;
+}
+
+/* Checks what the server sent (or queued) on one connection: a 101, then server frames;
+** records the Seqs of its Msg frames. */
+static void check_output(const char *out, size_t n, seen *msgs)
+{
+  msgs->n = 0;
   if (n == 0) return; /* e.g. everything was cut before the request ended */
   fz_response r;
   if (fz_parse_responses(out, n, &r, 1) != 1 || r.status != 101)
@@ -133,6 +153,15 @@ static void check_output(const char *out, size_t n)
       if (!ev || (strcmp(ev, "Hello") && strcmp(ev, "Msg") && strcmp(ev, "Revoke") &&
                   strcmp(ev, "Kicked")))
         fz_fail("server text frame is not a known event: %.*s", (int)len, pl);
+      if (strcmp(ev, "Msg") == 0) {
+        json_t *seq = json_object_get(v, "Seq");
+        if (!json_is_integer(seq) || json_integer_value(seq) <= 0) fz_fail("Msg without a Seq");
+        uint64_t q = (uint64_t)json_integer_value(seq);
+        if (msgs->n && q <= msgs->seq[msgs->n - 1])
+          fz_fail("Msg Seq %llu after Seq %llu on one connection", (unsigned long long)q,
+                  (unsigned long long)msgs->seq[msgs->n - 1]);
+        if (msgs->n < MAX_SEQS) msgs->seq[msgs->n++] = q;
+      }
       json_decref(v);
     } else if (op == 0x8) {
       if (len == 1 || len > 125) fz_fail("close frame with a %llu-byte payload", (unsigned long long)len);
@@ -145,6 +174,42 @@ static void check_output(const char *out, size_t n)
       fz_fail("pong over 125 bytes");
     }
     p += h + len;
+  }
+}
+
+/* What the peer got and what waits for it, as one stream. */
+static char *both(const conn *c, size_t *n)
+{
+  size_t a, b;
+  const char *got = fake_conn_received(c, &a), *left = fake_conn_unsent(c, &b);
+  char *s = malloc(a + b + 1);
+  memcpy(s, got, a);
+  memcpy(s + a, left, b);
+  *n = a + b;
+  return s;
+}
+
+/* Acks cover only what was sent; an open connection was sent every live stored push. */
+static void check_delivery(fz_api *e, const conn *c, const seen *on_c, const seen *on_other,
+                           bool kicked_or_revoked)
+{
+  uint32_t uid = directory_find(e->a->dir, FZ_USER);
+  if (uid == DIR_UID_NONE) fz_fail("fuzzuser vanished");
+  int64_t now = (int64_t)time(NULL);
+  bool open = !fake_conn_closed(c) && !kicked_or_revoked && on_c->n < MAX_SEQS;
+  uint64_t next = push_registry_next_seq(e->a->pushes);
+  for (uint64_t q = 1; q < next; q++) {
+    push *p = push_registry_find_seq(e->a->pushes, q);
+    if (!p) continue;
+    bool sent = has_seq(on_c, q) || has_seq(on_other, q);
+    if (roaring_bitmap_contains(p->delivered, uid) && !sent && on_c->n < MAX_SEQS &&
+        on_other->n < MAX_SEQS)
+      fz_fail("push Seq %llu is marked delivered to fuzzuser but was never sent to it",
+              (unsigned long long)q);
+    if (open && p->state != PUSH_REVOKED && now < p->expires_at &&
+        roaring_bitmap_contains(p->audience, uid) && !has_seq(on_c, q))
+      fz_fail("push Seq %llu is live for fuzzuser, whose connection is open, and was not sent",
+              (unsigned long long)q);
   }
 }
 
@@ -190,12 +255,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_run(e, read_max);
   }
   size_t n;
-  const char *out = fake_conn_received(c, &n);
-  check_output(out, n);
+  seen on_c, on_other = {.n = 0};
+  char *stream = both(c, &n);
+  check_output(stream, n, &on_c);
+  free(stream);
   if (other) {
-    out = fake_conn_received(other, &n);
-    check_output(out, n);
+    stream = both(other, &n);
+    check_output(stream, n, &on_other);
+    free(stream);
   }
+  check_delivery(e, c, &on_c, &on_other, (ev & 0x0c) != 0);
   fake_conn_free(c);
   fake_conn_free(other);
   fz_run(e, 0);
