@@ -81,6 +81,7 @@ struct conn {
   size_t sent_this_turn;
   bool paused, resume, dirty, closing_after, closed, peer_eof;
   bool held;               /* the harness holds it: freed by fake_conn_free */
+  bool dropped;            /* closed with output the peer never read */
 };
 
 conn_hub *fake_last_hub;
@@ -227,6 +228,7 @@ static void drop_kept(conn *c) {
 void conn_close(conn *c) {
   if (c->closed) return;
   c->closed = true;
+  if (c->outq_len) c->dropped = true;
   c->tq = NULL;
   c->dirty = false;
 }
@@ -381,6 +383,7 @@ void fake_conn_free(conn *c) {
     close_phase(hub);
     return;
   }
+  free(c->outq);
   free(c->sent);
   free(c);
 }
@@ -398,6 +401,7 @@ const char *fake_conn_unsent(const conn *c, size_t *len) {
 }
 
 bool fake_conn_closed(const conn *c) { return c->closed; }
+bool fake_conn_dropped_output(const conn *c) { return c->dropped; }
 
 /* Reads what each readable connection has waiting (at most max bytes each: the size
 ** of one socket read), as conn.c's read_cb does. */
@@ -450,10 +454,10 @@ static bool close_phase(conn_hub *hub) {
     c->hub = NULL;
     free(c->kept);
     free(c->backlog);
-    free(c->outq);
-    c->kept = c->backlog = c->outq = NULL;
-    c->kept_len = c->backlog_len = c->outq_len = 0;
-    if (!c->held) {
+    c->kept = c->backlog = NULL;
+    c->kept_len = c->backlog_len = 0;
+    if (!c->held) { /* a held one keeps what it received and what it never got */
+      free(c->outq);
       free(c->sent);
       free(c);
     }

@@ -28,11 +28,15 @@ void fake_conn_set_drain(conn *c, size_t bytes_per_turn);
 /* Everything the peer has received so far. */
 const char *fake_conn_received(const conn *c, size_t *len);
 void fake_conn_clear_received(conn *c);
-/* What is queued and not read by the peer yet (a slow peer's backlog). */
+/* What is queued and not read by the peer yet (a slow peer's backlog; after a close,
+** what it never got). */
 const char *fake_conn_unsent(const conn *c, size_t *len);
 /* True once the connection is closed. The struct (and what it received) stays until
 ** fake_conn_free, after its close callback has run. */
 bool fake_conn_closed(const conn *c);
+/* True when it was closed at once (conn_close) with output the peer had not read: what
+** it received may end inside a response. */
+bool fake_conn_dropped_output(const conn *c);
 /* Forgets a connection: an open one is closed first (the peer vanished) and its close
 ** callback runs now. */
 void fake_conn_free(conn *c);

@@ -298,12 +298,20 @@ static const char *find_crlf2(const char *p, const char *end)
 
 size_t fz_parse_responses(const char *buf, size_t len, fz_response *out, size_t max)
 {
+  return fz_parse_responses_cut(buf, len, out, max, false);
+}
+
+size_t fz_parse_responses_cut(const char *buf, size_t len, fz_response *out, size_t max,
+                              bool may_be_cut)
+{
   const char *p = buf, *end = buf + len;
   size_t k = 0;
   while (p < end) {
+    const char *head_end = find_crlf2(p, end);
+    if (may_be_cut && (!head_end || end - p < 12) && memcmp(p, "HTTP/1.1 ", (size_t)(end - p) < 9 ? (size_t)(end - p) : 9) == 0)
+      return k; /* the last response, cut in its head */
     if (end - p < 12 || memcmp(p, "HTTP/1.1 ", 9) != 0)
       fz_fail("response does not start with a status line: %.40s", p);
-    const char *head_end = find_crlf2(p, end);
     if (!head_end) fz_fail("response head without its blank line");
     fz_response r = {.status = atoi(p + 9)};
     if (r.status < 100 || r.status > 599) fz_fail("bad status %d", r.status);
@@ -329,7 +337,10 @@ size_t fz_parse_responses(const char *buf, size_t len, fz_response *out, size_t 
       return k + 1;
     }
     if (!has_len && r.status != 100) fz_fail("response %d without Content-Length", r.status);
-    if ((size_t)(end - p) < clen) fz_fail("response body shorter than its Content-Length");
+    if ((size_t)(end - p) < clen) {
+      if (may_be_cut) return k; /* the last response, cut in its body */
+      fz_fail("response body shorter than its Content-Length");
+    }
     r.body = p;
     r.body_len = clen;
     p += clen;

@@ -68,6 +68,10 @@ typedef struct fz_response {
 /* Splits received bytes into responses; returns how many were found (at most max) and
 ** aborts if the bytes are not a sequence of well-formed responses. */
 size_t fz_parse_responses(const char *buf, size_t len, fz_response *out, size_t max);
+/* The same, where the last response may be cut short (the connection was closed with
+** output unread: fake_conn_dropped_output); a cut one is not counted. */
+size_t fz_parse_responses_cut(const char *buf, size_t len, fz_response *out, size_t max,
+                              bool may_be_cut);
 
 /* Checks a Tencent envelope: a JSON object with ActionStatus "OK"/"FAIL", a string
 ** ErrorInfo and an integer ErrorCode that agree. Aborts otherwise. Returns ErrorCode. */
