@@ -112,17 +112,18 @@ static void print_result(const bench_opts *o, const fanout_run *run, const rx_to
                          const fanout_result *res, double connect_s)
 {
   double per = run->user_ms >= 0 && res->delivered ? (run->user_ms + run->sys_ms) * 1000 / (double)res->delivered : -1;
+  double bench_per = res->delivered ? (double)t->cpu_us_after_open / (double)res->delivered : -1;
   printf("mode=fanout target=%s receivers=%u open=%llu pushes=%u burst=%u payload=%u tags=%u "
          "procs=%d delivered=%llu expected=%llu lost=%llu incomplete_bursts=%u "
          "p50_ms=%.3f p99_ms=%.3f max_ms=%.3f last_ms_median=%.3f deliveries_per_s=%.0f "
          "answer_ms_median=%.3f connect_s=%.2f bench_rss_kib=%ld server_user_ms=%.0f "
-         "server_sys_ms=%.0f server_cpu_us_per_delivery=%.2f\n",
+         "server_sys_ms=%.0f server_cpu_us_per_delivery=%.2f bench_cpu_us_per_delivery=%.2f\n",
          target_name(o), o->receivers, (unsigned long long)t->open, run->k, run->b, o->payload,
          o->tags, t->procs, (unsigned long long)res->delivered, (unsigned long long)res->expected,
          (unsigned long long)t->lost, run->incomplete, hist_quantile_ms(&t->latency, 0.5),
          hist_quantile_ms(&t->latency, 0.99), hist_max_ms(&t->latency), res->last_ms_median,
          res->rate_median, res->answer_ms_median, connect_s, t->rss_kib, run->user_ms,
-         run->sys_ms, per);
+         run->sys_ms, per, bench_per);
   printf("# %s fan-out to %llu receivers, %u pushes in bursts of %u (%u-byte payload):\n"
          "#   push->receiver p50 %.1f ms, p99 %.1f ms, max %.1f ms; last receiver (median) %.1f ms\n"
          "#   %.0f deliveries/s (median over bursts); %llu of %llu delivered; answer %.2f ms\n",
@@ -132,8 +133,8 @@ static void print_result(const bench_opts *o, const fanout_run *run, const rx_to
          (unsigned long long)res->delivered, (unsigned long long)res->expected,
          res->answer_ms_median);
   if (per >= 0)
-    printf("#   server CPU over the pushes: %.0f ms user + %.0f ms system = %.2f us per delivery\n",
-           run->user_ms, run->sys_ms, per);
+    printf("#   server CPU over the pushes: %.0f ms user + %.0f ms system = %.2f us per delivery"
+           " (receivers: %.2f us)\n", run->user_ms, run->sys_ms, per, bench_per);
   if (run->min_redis_receivers >= 0 && (uint64_t)run->min_redis_receivers < t->open)
     printf("# warning: a PUBLISH reached only %lld subscribers\n", run->min_redis_receivers);
 }

@@ -33,6 +33,7 @@ typedef struct rx_child_stats {
   uint64_t open, failed, lost, caught_up;
   uint64_t t_first_start, t_all_open, t_caught_up;
   int64_t rss_kib;
+  uint64_t cpu_us_after_open;   /* this process's CPU time since every receiver was open */
 } rx_child_stats;
 
 /* Runs receivers [first, first+count) of conf in this (forked) process; never returns. */

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,6 +70,7 @@ typedef struct proc {
   uint64_t *count_k, *last_k;
   hist latency, login;
   uint64_t t_first_start, t_all_open, t_caught_up;
+  uint64_t cpu_us_at_open;
   uv_check_t check;
   uv_timer_t ping, ack_timer;
   uv_pipe_t ctl;
@@ -88,10 +90,19 @@ static void report(uint32_t type, uint32_t a, uint64_t b, uint64_t c, uint64_t d
   if (rx_write_all(RX_CTL_OUT, &ev, sizeof ev) != 0) _exit(1);
 }
 
+static uint64_t cpu_us(void)
+{
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+         (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 static void check_all_open(void)
 {
   if (P.open_reported || P.open + P.failed + P.lost < P.count) return;
   P.open_reported = true;
+  P.cpu_us_at_open = cpu_us();
   P.t_all_open = uv_hrtime();
   report(RX_EV_OPEN, 0, P.open, P.failed, P.t_all_open);
 }
@@ -100,7 +111,8 @@ static void check_all_open(void)
 static void send_stats_and_exit(void)
 {
   rx_child_stats st = {P.open, P.failed, P.lost, P.caught_up, P.t_first_start,
-                       P.t_all_open, P.t_caught_up, rss_kib(getpid())};
+                       P.t_all_open, P.t_caught_up, rss_kib(getpid()),
+                       P.open_reported ? cpu_us() - P.cpu_us_at_open : 0};
   report(RX_EV_STATS, P.c->max_pushes, 0, 0, 0);
   if (rx_write_all(RX_CTL_OUT, &st, sizeof st) != 0 ||
       rx_write_all(RX_CTL_OUT, P.count_k, P.c->max_pushes * sizeof *P.count_k) != 0 ||

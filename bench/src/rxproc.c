@@ -210,6 +210,7 @@ static int collect_one(rx_set *s, int i, rx_totals *t, uint64_t *count, uint64_t
   if (st.t_all_open > t->t_all_open) t->t_all_open = st.t_all_open;
   if (st.t_caught_up > t->t_caught_up) t->t_caught_up = st.t_caught_up;
   if (st.rss_kib > 0) t->rss_kib += st.rss_kib;
+  t->cpu_us_after_open += st.cpu_us_after_open;
   return 0;
 }
 

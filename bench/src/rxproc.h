@@ -51,6 +51,7 @@ typedef struct rx_totals {
   hist latency;            /* push -> receiver, every arrival */
   hist login;              /* login storm: connect start -> `expect` messages held */
   long rss_kib;            /* the receiver processes' RSS, summed */
+  uint64_t cpu_us_after_open;  /* their CPU time once every receiver was open, summed */
   int procs;
 } rx_totals;
 
