@@ -144,7 +144,8 @@ struct store {
 
 /* Records why a statement failed (SQLite's message for this connection) and yields -EIO. */
 static int sql_failed(store *s, const char *what) {
-  snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what, sqlite3_errmsg(s->db));
+  /* "%.100s: %.150s" keeps the message within errmsg (no silent truncation warning). */
+  snprintf(s->errmsg, sizeof s->errmsg, "%.100s: %.150s", what, sqlite3_errmsg(s->db));
   return -EIO;
 }
 
