@@ -1,7 +1,7 @@
 # imcast — the two commands a new user needs:
 #   make run    installs what is missing, builds, starts imcastd on 127.0.0.1:8080 (data in ./data)
-#   make test   installs what is missing, builds, runs the whole suite (again under ASan+UBSan, and a
-#               short fuzzing pass)
+#   make test   installs what is missing, builds, runs the whole suite (again under ASan+UBSan, a
+#               short fuzzing pass, make lint, and the unit tests under valgrind)
 
 JOBS ?= $(shell nproc)
 DATA ?= ./data
@@ -34,7 +34,7 @@ test-asan: build-asan
 
 # The whole suite: unit + end-to-end tests, again under ASan+UBSan, then every fuzz target
 # for a few seconds from its seeds (regressions of the fuzzers' finds are unit tests too).
-test: test-release test-asan fuzz-smoke
+test: test-release test-asan fuzz-smoke lint test-valgrind
 
 clean:
 	rm -rf build build-asan
@@ -54,3 +54,18 @@ fuzz: fuzz-build
 
 fuzz-smoke: fuzz-build
 	./fuzz/run.sh --fresh $(FUZZ_SMOKE_SECONDS)
+
+# Checks of the project's own code (the hardening issue):
+#   make lint            cppcheck over src/ sdk/ bench/src/ (any finding fails; true false
+#                        positives are suppressed inline with the reason)
+#   make test-valgrind   every unit test once under valgrind memcheck (errors or leaks fail;
+#                        logs in build/valgrind-test_*.log)
+.PHONY: lint test-valgrind
+CPPCHECK_FLAGS = --enable=warning,performance,portability --error-exitcode=1 --inline-suppr -q \
+  -j $(JOBS) -D_GNU_SOURCE -D__linux__ -I src -I sdk/libimcast/include -I sdk/libimcast/src \
+  -I sdk/receiver -I sdk/cli -I bench/src
+lint: deps
+	cppcheck $(CPPCHECK_FLAGS) src sdk bench/src
+
+test-valgrind: build
+	./scripts/valgrind-unit build

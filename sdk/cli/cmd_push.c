@@ -135,6 +135,7 @@ static int send_push(cli *c, const char *text, const cli_opt *opts, const imcast
                            "so it has no report");
   if (opts[7].value && !valid_json(opts[7].value))
     return cli_usage_error("--custom is not valid JSON: %s", opts[7].value);
+  /* cppcheck-suppress unknownEvaluationOrder ; nested designated initializer, no side effects */
   imcast_msg_elem body[2] = {{.type = IMCAST_TEXT_ELEM, .text = {.text = text}}};
   size_t nbody = 1;
   if (opts[7].value)

@@ -177,7 +177,7 @@ static void on_sighup(uv_signal_t *h, int signum)
 {
   daemon_state *d = h->data;
   if (open_log_file(d->cfg.log_file) != 0) {
-    freopen("/dev/null", "a", stderr);
+    if (!freopen("/dev/null", "a", stderr)) { /* stderr stays closed: nowhere left to log */ }
     return;
   }
   log_info("SIGHUP: log reopened");

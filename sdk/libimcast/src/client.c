@@ -273,10 +273,12 @@ static char *call_url(const imcast_client *c, const char *service, const char *c
   const char *fmt = "%s/v4/%s/%s?sdkappid=%" PRIu64
                     "&identifier=%s&usersig=%s&random=%" PRIu32 "&contenttype=json";
   uint32_t random = sdk_random_u32();
+  /* cppcheck-suppress wrongPrintfScanfArgNum ; cppcheck does not expand PRIu64/PRIu32 (7 is right) */
   int n = snprintf(NULL, 0, fmt, c->base_url, service, command, c->sdkappid,
                    c->admin_escaped, c->sig, random);
   char *url = n < 0 ? NULL : malloc((size_t)n + 1);
   if (url != NULL)
+    /* cppcheck-suppress wrongPrintfScanfArgNum ; as above */
     snprintf(url, (size_t)n + 1, fmt, c->base_url, service, command, c->sdkappid,
              c->admin_escaped, c->sig, random);
   return url;
