@@ -27,7 +27,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$work" "$build/artifacts/$t" "$here/corpus/$t"
   dict=()
   [ -f "$here/$t.dict" ] && dict=(-dict="$here/$t.dict")
-  log=$build/fuzz-$t.log
+  log=$build/fuzz-$t${fresh:+-fresh}.log
   echo "== fuzz_$t for ${secs}s (log: $log)"
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1:quarantine_size_mb=32} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
