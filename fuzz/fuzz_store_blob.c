@@ -19,7 +19,6 @@
 #include "store/store.c"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -88,19 +87,12 @@ static store *st;
 static sqlite3 *db;
 static sqlite3_stmt *ins, *retry;
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-  (void)sb, (void)flag, (void)ftw;
-  return remove(path);
-}
-
 static void cleanup(void)
 {
   if (ins) sqlite3_finalize(ins);
   if (retry) sqlite3_finalize(retry);
   if (db) sqlite3_close(db);
   if (st) store_close(st);
-  if (dir[0]) nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 static void exec(const char *sql)
@@ -113,10 +105,8 @@ static void open_db(void)
 {
   if (st) return;
   log_set_level(LOG_ERROR + 1);
-  snprintf(dir, sizeof dir, "%s/imcast-fuzz-blob-XXXXXX",
-           access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-  if (!mkdtemp(dir)) fz_fail("mkdtemp");
-  atexit(cleanup);
+  fz_tempdir(dir, sizeof dir);
+  atexit(cleanup); /* runs before the folder's removal */
   char err[256], path[200];
   if (store_open(&st, dir, NULL, err, sizeof err) != 0) fz_fail("store_open: %s", err);
   snprintf(path, sizeof path, "%s/imcast.db", dir);

@@ -4,7 +4,9 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <ftw.h>
+#include <signal.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -48,7 +50,39 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 static void cleanup(void)
 {
   if (db) sqlite3_finalize(data_version), sqlite3_close(db);
-  if (dir[0]) nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static char temp_dirs[4][256];
+
+static void remove_temp_dirs(void)
+{
+  for (int i = 0; i < 4; i++)
+    if (temp_dirs[i][0]) nftw(temp_dirs[i], rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+void fz_tempdir(char *path, size_t len)
+{
+  const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
+  if (!base) base = "/tmp";
+  DIR *d = opendir(base);
+  for (struct dirent *de; d && (de = readdir(d));) {
+    long pid;
+    char full[512];
+    if (sscanf(de->d_name, "imcast-fuzz-%ld-", &pid) == 1 && pid > 0 &&
+        kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+      snprintf(full, sizeof full, "%s/%s", base, de->d_name);
+      nftw(full, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    }
+  }
+  if (d) closedir(d);
+  snprintf(path, len, "%s/imcast-fuzz-%ld-XXXXXX", base, (long)getpid());
+  if (!mkdtemp(path)) fz_fail("mkdtemp %s: %s", path, strerror(errno));
+  for (int i = 0; i < 4; i++)
+    if (!temp_dirs[i][0]) {
+      if (i == 0) atexit(remove_temp_dirs);
+      snprintf(temp_dirs[i], sizeof temp_dirs[i], "%s", path);
+      break;
+    }
 }
 
 static void end_of_turn(void *ctx)
@@ -161,10 +195,8 @@ fz_api *fz_api_get(void)
   made = true;
   fz_api *e = &env;
   log_set_level(LOG_ERROR);
-  const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
-  snprintf(dir, sizeof dir, "%s/imcast-fuzz-XXXXXX", tmp ? tmp : "/tmp");
-  if (!mkdtemp(dir)) fz_fail("mkdtemp %s: %s", dir, strerror(errno));
-  atexit(cleanup);
+  fz_tempdir(dir, sizeof dir);
+  atexit(cleanup); /* runs before the folder's removal (atexit order is reversed) */
 
   char err[256];
   if (store_open(&e->st, dir, NULL, err, sizeof err) != 0) fz_fail("store_open: %s", err);

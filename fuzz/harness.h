@@ -80,6 +80,11 @@ int fz_check_envelope(const char *body, size_t len);
 /* A digest of the directory's whole content (accounts, tags, attributes, names). */
 uint64_t fz_dir_digest(const directory *d);
 
+/* Makes a temporary folder /dev/shm/imcast-fuzz-<pid>-XXXXXX (or under $TMPDIR, /tmp)
+** removed at exit, into path; first removes the folders of fuzz processes that are gone
+** (a crash skips atexit). Aborts on failure. */
+void fz_tempdir(char *path, size_t len);
+
 /* Aborts with a message (a finding). */
 void fz_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
