@@ -255,3 +255,11 @@ for vals in samples:
             write("store_blob", b"\x01" + hdr + a + d)
 write("store_blob", b"\x01" + struct.pack(">HIiHHBBH", 2, 1, 0, 1, 0, 3, 0x10, 0))   # seq 0, NULL audience
 write("store_blob", b"\x01" + struct.pack(">HIiHHBBH", 7, 1, 0, 1, 0, 3, 0x02, 0))   # a TaskId already held
+# limits of the harness (3 KiB head, 32 KiB body, 4 pipelined): seeds that reach them
+write_http(b"\x00" + req("POST", "/v4/openim/querystate" + Q, "{}", ["X-Big: " + "a" * 3100]))
+write_http(b"\x00" + req("POST", "/v4/openim/querystate" + Q, "{}", [f"X-{i}: {i}" for i in range(400)]))
+write_http(b"\x00" + b"POST /v4/openim/querystate" + Q.encode() + b" HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"8001\r\n" + b"x" * 64 + b"\r\n")
+write_http(b"\x00" + req("POST", "/v4/all_member_push/im_get_attr_name" + Q, "{}" + " " * 33000))
+write_http(b"\x00" + b"".join(req("POST", "/v4/im_open_login_svc/account_import" + Q, '{"UserID":"p%d"}' % i)
+                              for i in range(10)))
