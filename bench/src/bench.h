@@ -51,7 +51,7 @@ typedef struct bench_opts {
   int gap_ms;               /* pause between bursts */
   int ping_ms;              /* receivers ping when silent this long */
   bool no_ack;              /* receivers do not Ack (imcast) */
-  int ack_delay_ms;         /* receivers write their Acks at most this often (0: each loop turn) */
+  int ack_delay_ms;         /* a receiver Acks this long after its first unacked Msg (0: each loop turn) */
   uint32_t run;             /* random id of this run, carried in every payload */
 } bench_opts;
 

@@ -46,7 +46,8 @@ static void usage(FILE *f)
     "  --timeout-ms MS               longest wait for one burst's deliveries (30000)\n"
     "  --gap-ms MS                   pause between bursts (100)\n"
     "  --ping-ms MS                  a silent receiver pings after this long (20000)\n"
-    "  --ack-delay-ms MS             Acks at most every MS (default 0: at the end of each loop turn)\n"
+    "  --ack-delay-ms MS             a receiver Acks MS after its first unacknowledged Msg, as the\n"
+    "                                receiver library does (500); 0: at the end of each loop turn\n"
     "  --no-ack                      receivers do not Ack\n"
     "\n"
     "Each mode prints one line of key=value results, then a summary on lines starting '#'.\n",
@@ -138,7 +139,8 @@ static void parse(bench_opts *o, int argc, char **argv)
                     .redis_port = 6379, .key = getenv("IMCAST_KEY"), .sdkappid = 1400000000,
                     .admin = "administrator", .channel = "imcast-bench", .burst = 1,
                     .pending = 10, .payload = 200, .src_addrs = 4, .window = 256,
-                    .timeout_ms = 30000, .gap_ms = 100, .ping_ms = 20000};
+                    .timeout_ms = 30000, .gap_ms = 100, .ping_ms = 20000,
+                    .ack_delay_ms = 500 /* the receiver library's default */};
   if (argc < 2 || argv[1][0] == '-') {
     usage(argc < 2 ? stderr : stdout);
     exit(argc < 2 || strcmp(argv[1], "--help") ? 2 : 0);

@@ -8,8 +8,9 @@
 **
 ** Acks are coalesced: a receiver that got Msgs during a loop turn is put on the dirty
 ** list, and a uv_check handle (end of the turn) writes one Ack for its highest Seq; with
-** ack_delay_ms, a timer writes them at most that often instead (the bench's one process
-** then reads a fan-out before it writes thousands of Acks, as separate devices would).
+** ack_delay_ms, each receiver Acks that long after its first unacknowledged Msg, as the
+** receiver library does by default (imcast_receiver_options.ack_delay_ms): the list is
+** then a FIFO by due time, drained by one timer.
 ** Writes go out with uv_try_write; only what the socket refuses is copied and queued.
 **
 ** UserSigs are made before the first connect (an app's client has its sig before it
@@ -50,6 +51,7 @@ typedef struct rx {
   uint64_t seq;            /* highest Seq received */
   uint64_t acked;          /* highest Seq acknowledged */
   uint64_t t_start;        /* first connect attempt */
+  uint64_t ack_due;        /* loop time (ms) its Ack is due, while on the dirty list */
   uint8_t state, dirty, tries, wrote, was_open;
 } rx;
 
@@ -66,7 +68,7 @@ typedef struct proc {
   uint32_t todo_head, todo_len;
   uint32_t in_flight, open, failed, lost, caught_up;
   bool open_reported, caught_reported;
-  rx *dirty;
+  rx *dirty, *dirty_tail;  /* FIFO: receivers with an Ack to write, earliest due first */
   uint64_t *count_k, *last_k;
   hist latency, login;
   uint64_t t_first_start, t_all_open, t_caught_up;
@@ -185,8 +187,11 @@ static void mark_dirty(rx *r)
 {
   if (r->dirty || !P.c->ack) return;
   r->dirty = 1;
-  r->next_dirty = P.dirty;
-  P.dirty = r;
+  r->ack_due = uv_now(P.loop) + (uint64_t)P.c->ack_delay_ms;
+  r->next_dirty = NULL;
+  if (P.dirty_tail) P.dirty_tail->next_dirty = r;
+  else P.dirty = r;
+  P.dirty_tail = r;
 }
 
 /* A push arrived at r at time now: counts it against the index in its payload (pushes of
@@ -445,12 +450,16 @@ static void pump(void)
 
 /* ------------------------------------------------------------------ loop turn, pings, control */
 
-/* One Ack per receiver that got Msgs, then the catch-up report. */
-static void flush_acks(void)
+static void on_ack_timer(uv_timer_t *t);
+
+/* One Ack per receiver whose Ack is due (every one when `all`), then the catch-up report. */
+static void flush_acks(bool all)
 {
   char text[64];
-  for (rx *r = P.dirty, *next; r; r = next) {
-    next = r->next_dirty;
+  uint64_t now = uv_now(P.loop);
+  while (P.dirty && (all || P.dirty->ack_due <= now)) {
+    rx *r = P.dirty;
+    P.dirty = r->next_dirty;
     r->dirty = 0;
     if (r->state == RX_OPEN && r->seq > r->acked) {
       int n = snprintf(text, sizeof text, "{\"Event\":\"Ack\",\"Seq\":%llu}", (unsigned long long)r->seq);
@@ -458,23 +467,25 @@ static void flush_acks(void)
       r->acked = r->seq;
     }
   }
-  P.dirty = NULL;
+  if (!P.dirty) P.dirty_tail = NULL;
+  else uv_timer_start(&P.ack_timer, on_ack_timer, P.dirty->ack_due - now, 0);
   if (P.c->expect && !P.caught_reported && P.caught_up == P.count) {
     P.caught_reported = true;
     report(RX_EV_CAUGHT_UP, 0, P.caught_up, P.t_caught_up, 0);
   }
 }
 
-static void on_ack_timer(uv_timer_t *t) { flush_acks(); }
+static void on_ack_timer(uv_timer_t *t) { flush_acks(false); }
 
 /* End of a loop turn: the Acks now, or when the ack timer fires. */
 static void on_check(uv_check_t *h)
 {
-  if (!P.c->ack_delay_ms) flush_acks();
+  if (!P.c->ack_delay_ms) flush_acks(true);
   else if (P.dirty && !uv_is_active((uv_handle_t *)&P.ack_timer))
-    uv_timer_start(&P.ack_timer, on_ack_timer, (uint64_t)P.c->ack_delay_ms, 0);
+    uv_timer_start(&P.ack_timer, on_ack_timer,
+                   P.dirty->ack_due > uv_now(P.loop) ? P.dirty->ack_due - uv_now(P.loop) : 0, 0);
   else if (!P.dirty && P.c->expect && !P.caught_reported && P.caught_up == P.count)
-    flush_acks();
+    flush_acks(true);
 }
 
 /* A receiver that wrote nothing for a ping period pings (the server closes a receiver

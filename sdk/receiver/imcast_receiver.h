@@ -120,8 +120,12 @@ typedef struct imcast_receiver_options {
                                ca_file is then ignored); NULL = one of our own */
   int tls_insecure;         /* wss: do not verify the certificate (tests only) */
 
-  int manual_ack;           /* 0 (default): after each on_msg, Ack its Seq. Acks are
-                               coalesced: at most one per loop turn, with the highest Seq */
+  int manual_ack;           /* 0 (default): after each on_msg, Ack its Seq (see below) */
+  uint32_t ack_delay_ms;    /* automatic Acks wait this long for more pushes, then one Ack
+                               carries the highest Seq (Acks are cumulative): a burst of
+                               pushes costs the device one upstream frame, not one each.
+                               0 = 500; IMCAST_RX_ACK_NOW = at the end of the loop turn.
+                               A close we start sends the pending Ack first. */
   uint32_t reconnect_initial_ms; /* 0 = never reconnect; else first backoff delay */
   uint32_t reconnect_max_ms;     /* backoff ceiling; 0 = 30000 */
   uint32_t connect_timeout_ms;   /* from connect to Hello; 0 = 10000 */
@@ -129,6 +133,10 @@ typedef struct imcast_receiver_options {
   imcast_receiver_callbacks cb;
   void *user;
 } imcast_receiver_options;
+
+/* ack_delay_ms: acknowledge at the end of the loop turn that received the push. */
+#define IMCAST_RX_ACK_NOW UINT32_MAX
+#define IMCAST_RX_DEFAULT_ACK_DELAY_MS 500
 
 /* Validates and copies the options. NULL when they are invalid (bad URL, missing
  * identifier/usersig, unreadable ca_file) or memory ran out. Does not connect. */

@@ -223,14 +223,16 @@ static void test_json_member(void **state)
 /* The scripted server                                                                  */
 /* ------------------------------------------------------------------------------------ */
 
-typedef enum { SCEN_FULL, SCEN_REFUSE, SCEN_RECONNECT, SCEN_FREE_IN_CB, SCEN_TLS } scenario;
+typedef enum {
+  SCEN_FULL, SCEN_REFUSE, SCEN_RECONNECT, SCEN_FREE_IN_CB, SCEN_TLS, SCEN_ACK_DELAY
+} scenario;
 
 typedef struct client_log client_log;
 
 typedef struct srv {
   uv_loop_t *loop;
   uv_tcp_t listener;
-  uv_timer_t later;            /* SCEN_REFUSE: sends the rest of the body */
+  uv_timer_t later;            /* SCEN_REFUSE: the rest of the body; SCEN_ACK_DELAY: Msg 3 */
   struct sconn *late_conn;
   int port;
   scenario scen;
@@ -246,6 +248,8 @@ typedef struct srv {
   int pings;
   int close_code;              /* from the client's close frame */
   int tls_handshakes;          /* completed server-side TLS handshakes */
+  uint64_t opened_ms;          /* loop time of the 101 (SCEN_ACK_DELAY) */
+  uint64_t first_ack_ms;       /* loop time of the first Ack, relative to opened_ms */
 } srv;
 
 typedef struct sconn {
@@ -453,6 +457,8 @@ static void s_hello(sconn *k, int ping_sec)
   s_text(k, hello);
 }
 
+static void s_later(uv_timer_t *t);
+
 /* Right after the 101, in the same write. */
 static void script_open(sconn *k)
 {
@@ -474,6 +480,14 @@ static void script_open(sconn *k)
     s_hello(k, 0);
     s_text(k, MSG1);
     break;
+  case SCEN_ACK_DELAY:
+    /* Msg 1 now and Msg 3 100 ms later: a delayed Ack covers both. */
+    s_hello(k, 0);
+    s_text(k, MSG1);
+    k->s->opened_ms = uv_now(k->s->loop);
+    k->s->late_conn = k;
+    uv_timer_start(&k->s->later, s_later, 100, 0);
+    break;
   case SCEN_REFUSE:
     break;
   }
@@ -488,6 +502,11 @@ static void script_ack(sconn *k)
      * close would overtake (and cancel) Msg 3 and Kicked. All still leaves in one write. */
     assert_int_equal(wslay_event_send(k->ws), 0);
     assert_int_equal(wslay_event_queue_close(k->ws, 4001, (const uint8_t *)"kicked", 6), 0);
+  } else if (k->s->scen == SCEN_ACK_DELAY) {
+    if (k->s->n_acks == 1)
+      k->s->first_ack_ms = uv_now(k->s->loop) - k->s->opened_ms;
+    if (k->s->acks[k->s->n_acks - 1] == 3)
+      assert_int_equal(wslay_event_queue_close(k->ws, 4001, (const uint8_t *)"bye", 3), 0);
   } else if (k->s->scen == SCEN_TLS) {
     /* 4001 alone (no Kicked event) must also stop the reconnects. */
     assert_int_equal(wslay_event_queue_close(k->ws, 4001, (const uint8_t *)"bye", 3), 0);
@@ -573,6 +592,11 @@ static void s_later(uv_timer_t *t)
 {
   srv *s = t->data;
   sconn *k = s->late_conn;
+  if (s->scen == SCEN_ACK_DELAY) {
+    s_text(k, MSG3);
+    s_flush(k);
+    return;
+  }
   s_out(k, BODY401 + 20, strlen(BODY401) - 20);
   k->close_after_write = true;
   s_flush(k);
@@ -833,6 +857,7 @@ static void guard_fired(uv_timer_t *t)
 typedef struct run_opts {
   const char *url_fmt;         /* with one %d for the port */
   int manual_ack;
+  uint32_t ack_delay_ms;
   uint32_t reconnect_ms;       /* 0 = no reconnect */
   SSL_CTX *server_tls;         /* the server speaks TLS with this context */
   const char *ca_file;         /* the client trusts this bundle */
@@ -858,6 +883,7 @@ static void run(scenario scen, srv *s, client_log *l, const run_opts *ro)
       .usersig = USERSIG,
       .ca_file = ro->ca_file,
       .manual_ack = ro->manual_ack,
+      .ack_delay_ms = ro->ack_delay_ms,
       .reconnect_initial_ms = ro->reconnect_ms,
       .reconnect_max_ms = 40,
       .cb = {c_hello, c_msg, c_revoke, c_kicked, c_close, c_error},
@@ -1083,6 +1109,35 @@ static void test_wss_session(void **state)
   assert_int_equal(l.will_reconnect[0], 0);
 }
 
+/* Automatic Acks wait for more pushes (500 ms by default): Msg 1 and Msg 3, 100 ms apart,
+ * cost one Ack, for Seq 3, sent no sooner than the delay. */
+static void test_ack_delay_coalesces(void **state)
+{
+  srv s;
+  client_log l;
+  run(SCEN_ACK_DELAY, &s, &l, &(run_opts){.url_fmt = "ws://127.0.0.1:%d"});
+  assert_int_equal(l.errors, 0);
+  assert_int_equal(l.msgs, 2);
+  assert_int_equal(s.n_acks, 1);
+  assert_int_equal(s.acks[0], 3);
+  assert_true(s.first_ack_ms >= IMCAST_RX_DEFAULT_ACK_DELAY_MS - 5); /* loop time is ms */
+  assert_int_equal(l.close_code[0], 4001);
+}
+
+/* IMCAST_RX_ACK_NOW: every loop turn that got a push acknowledges it. */
+static void test_ack_now(void **state)
+{
+  srv s;
+  client_log l;
+  run(SCEN_ACK_DELAY, &s, &l,
+      &(run_opts){.url_fmt = "ws://127.0.0.1:%d", .ack_delay_ms = IMCAST_RX_ACK_NOW});
+  assert_int_equal(l.msgs, 2);
+  assert_int_equal(s.n_acks, 2);
+  assert_int_equal(s.acks[0], 1);
+  assert_int_equal(s.acks[1], 3);
+  assert_true(s.first_ack_ms < 100); /* before Msg 3 was even sent */
+}
+
 /* wss:// with the system trust store: our self-signed certificate is refused. */
 static void test_wss_untrusted(void **state)
 {
@@ -1180,6 +1235,8 @@ int main(void)
       cmocka_unit_test(test_reconnect_after_drop),
       cmocka_unit_test(test_free_inside_callback),
       cmocka_unit_test(test_wss_session),
+      cmocka_unit_test(test_ack_delay_coalesces),
+      cmocka_unit_test(test_ack_now),
       cmocka_unit_test(test_wss_untrusted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,6 +42,7 @@ struct imcast_listener {
   char *usersig;
   char *ca_file;
   int insecure, manual_ack, no_reconnect;
+  uint32_t ack_delay_ms;
   uint32_t reconnect_max_ms;
   imcast_listener_callbacks cb;
   void *user;
@@ -105,6 +106,7 @@ static imcast_status copy_listener_options(imcast_listener *l,
   l->sdkappid = o->sdkappid;
   l->insecure = o->insecure;
   l->manual_ack = o->manual_ack;
+  l->ack_delay_ms = o->ack_delay_ms;
   l->no_reconnect = o->no_reconnect;
   l->reconnect_max_ms = o->reconnect_max_ms;
   l->cb = o->cb;
@@ -292,7 +294,7 @@ static imcast_receiver *make_receiver(imcast_listener *l)
   imcast_receiver_options o = {
     .url = l->ws_url, .sdkappid = l->sdkappid, .identifier = l->user_id,
     .usersig = l->usersig, .ca_file = l->ca_file, .tls_insecure = l->insecure,
-    .manual_ack = l->manual_ack,
+    .manual_ack = l->manual_ack, .ack_delay_ms = l->ack_delay_ms,
     .reconnect_initial_ms = l->no_reconnect ? 0 : FIRST_BACKOFF_MS,
     .reconnect_max_ms = l->reconnect_max_ms,
     .cb = {on_hello, on_msg, on_revoke, on_kicked, on_close, on_error},

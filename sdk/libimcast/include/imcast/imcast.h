@@ -679,6 +679,8 @@ typedef struct imcast_listener_options {
   const char *ca_file;          /* wss: PEM bundle; NULL = the system's */
   int insecure;                 /* wss: do not verify the certificate (tests only) */
   int manual_ack;               /* 1: do not acknowledge pushes automatically */
+  uint32_t ack_delay_ms;        /* automatic Acks wait this long for more pushes, and one
+                                   Ack covers them all; 0 = 500; UINT32_MAX = at once */
   uint32_t reconnect_max_ms;    /* backoff ceiling; 0 = 30000 (first delay 500 ms) */
   int no_reconnect;             /* 1: stop after the first connection ends */
   imcast_listener_callbacks cb;
