@@ -14,8 +14,7 @@
 ** - Only connections with something to do are touched by a flush (the hub's dirty list).
 **   While a connection is dirty an idle handle keeps the loop from sleeping, so output
 **   queued from a timer callback still goes out in the same loop turn.
-** - net_buf: an immutable, refcounted buffer. Writing one to N connections costs N
-**   references and no copies (a WebSocket frame fanned out to thousands of receivers).
+** - net_buf (buf.h): writing one to N connections costs N references and no copies.
 ** - Input: on_data() gets bytes in order, never re-entered for the same connection. It
 **   returns how many it consumed; the rest is kept by the connection, reading pauses, and
 **   those bytes are delivered again (to the handler installed by then) at the first flush
@@ -25,8 +24,8 @@
 **   conn_tq (a FIFO of connections sharing one timeout length); see conn_set_timeout().
 ** - on_close() is called exactly once per connection, from the libuv close callback (never
 **   from inside a call the handler made), right before the connection is freed.
-** Threads: one loop; nothing here may be called from another thread. net_buf refcounts are
-** plain integers for the same reason.
+** Threads: one loop; nothing here may be called from another thread (a flush may spread
+** its write syscalls over io_threads, which only read the queued bytes meanwhile).
 */
 #ifndef IMCAST_NET_CONN_H
 #define IMCAST_NET_CONN_H
@@ -37,20 +36,7 @@
 #include <uv.h>
 #include <openssl/ssl.h>
 
-/* --- net_buf: immutable shared bytes --- */
-typedef struct net_buf {
-  uint32_t refs;
-  uint32_t cap;   /* bytes allocated in data[] */
-  uint32_t len;   /* bytes used */
-  char data[];
-} net_buf;
-
-/* A buffer of capacity cap with len 0 and one reference; NULL when out of memory. */
-net_buf *net_buf_new(size_t cap);
-/* A buffer holding a copy of p[0..len). */
-net_buf *net_buf_copy(const void *p, size_t len);
-static inline net_buf *net_buf_ref(net_buf *b) { b->refs++; return b; }
-void net_buf_unref(net_buf *b);
+#include "net/buf.h"
 
 typedef struct conn conn;
 typedef struct conn_hub conn_hub;
