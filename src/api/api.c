@@ -1,8 +1,9 @@
 /*
 ** api.c — the way of a REST call: route, authenticate, parse, handle, answer after commit.
 **
-** Checks run in this order, each answering with its Tencent code: sdkappid present
-** (60012), path known (60009), method POST (60002), sdkappid right (70020/70014), UserSig
+** Checks run in this order, each answering with its Tencent code: the peer address's
+** request rate (60006, before anything else, so a refused request costs little and
+** changes nothing), sdkappid present (60012), path known (60009), method POST (60002), sdkappid right (70020/70014), UserSig
 ** (70001..70014), admin identifier (90009 on all_member_push, 60010 elsewhere), body is a
 ** JSON object (90001; an empty body and `[]` count as {}), then the handler.
 */
@@ -18,6 +19,11 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "common/usersig.h"
+#include "net/ratelimit.h"
+
+/* Addresses the request cap remembers at once (about 100 bytes each); see ratelimit.h
+** for what happens past it. */
+#define API_RATE_MAX_ADDRESSES 65536
 
 typedef struct route {
   const char *path;
@@ -109,7 +115,9 @@ static void record_call(api *a, const call_meta *m, int code, const char *info)
 {
   double seconds = (double)(uv_hrtime() - m->started_ns) / 1e9;
   api_metrics_count_request(a, m->command, code, seconds);
-  if (code)
+  if (code == IMC_E_TOO_MANY_REQUESTS)   /* a flood must not flood the log: the metrics count it */
+    log_debug("request command=%s code=%d ms=%.3f info=%s", m->command, code, seconds * 1e3, info);
+  else if (code)
     log_info("request command=%s code=%d ms=%.3f info=%s", m->command, code, seconds * 1e3, info);
   else
     log_debug("request command=%s code=0 ms=%.3f", m->command, seconds * 1e3);
@@ -253,12 +261,55 @@ static json_t *parse_body(http_request *req, char *info, size_t len)
   return NULL;
 }
 
+/* ------------------------------------------------------------------ request cap */
+
+/* Answers a request over --max-requests-per-ip: a REST call (whatever its path) with
+** HTTP 200 and 60006, like every business result; a page or a WebSocket upgrade with 429
+** and Retry-After, which is what browsers, scrapers and receiver SDKs understand. The
+** answer reports nothing of the state, so it need not wait for the turn's commit; the
+** connection stays open for a REST call (the HTTP layer keeps answers in order). */
+static void refuse_over_rate(api *a, http_request *req, uint64_t retry_ns)
+{
+  char info[200];
+  const char *peer = http_request_peer(req);
+  snprintf(info, sizeof info, "too many requests from %s: over %u per second (max-requests-per-ip)",
+           peer, (unsigned)a->opts.max_requests_per_ip);
+  a->metrics.requests_refused++;
+  bool upgrade = strcmp(http_request_path(req), "/v4/ws") == 0;
+  if (!upgrade && !web_is_page(req)) {
+    const route *r = find_route(http_request_path(req));
+    call_meta m = {r ? r->path + 4 : "unknown", uv_hrtime()};
+    respond_now(a, req, &m, IMC_E_TOO_MANY_REQUESTS, info, NULL);
+    return;
+  }
+  log_debug("request refused: %s", info);
+  if (upgrade) a->metrics.logins_refused++;
+  char headers[48];
+  snprintf(headers, sizeof headers, "Retry-After: %llu\r\n",
+           (unsigned long long)((retry_ns + 999999999ULL) / 1000000000ULL));
+  size_t len;
+  char *body = envelope(IMC_E_TOO_MANY_REQUESTS, info, NULL, &len);
+  http_respond_with(req, 429, headers, json_content_type, body, len);
+  free(body);
+}
+
+/* True after refusing req for its address's request rate. */
+static bool over_rate(api *a, http_request *req)
+{
+  uint64_t retry_ns = 0;
+  if (!a->rate || ratelimit_take(a->rate, http_request_peer(req), uv_hrtime(), &retry_ns))
+    return false;
+  refuse_over_rate(a, req, retry_ns);
+  return true;
+}
+
 /* ------------------------------------------------------------------ entry points */
 
 void api_on_request(http_request *req, void *ctx)
 {
   api *a = ctx;
   char info[512];
+  if (over_rate(a, req)) return;
   if (strcmp(http_request_path(req), "/v4/ws") == 0) {
     receivers_on_upgrade(a, req);
     return;
@@ -387,8 +438,11 @@ api *api_new(const api_options *opts, uv_loop_t *loop, http_server *http, api_st
   a->waiting_tail = &a->waiting;
   api_metrics_init(a);
   a->sigs = auth_cache_new();
-  if (!a->sigs || receivers_start(a, http) != 0) {
+  if (opts->max_requests_per_ip)
+    a->rate = ratelimit_new(opts->max_requests_per_ip, API_RATE_MAX_ADDRESSES);
+  if (!a->sigs || (opts->max_requests_per_ip && !a->rate) || receivers_start(a, http) != 0) {
     auth_cache_free(a->sigs);
+    ratelimit_free(a->rate);
     free(a);
     return NULL;
   }
@@ -407,6 +461,7 @@ void api_free(api *a)
   api_end_of_turn(a);
   receivers_stop(a);
   auth_cache_free(a->sigs);
+  ratelimit_free(a->rate);
   api_state st = {.dir = a->dir, .pushes = a->pushes};
   api_state_free(&st);
   free(a);

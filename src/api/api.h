@@ -38,6 +38,7 @@ typedef struct api_options {
   uint64_t max_live_pushes;                /* stored pushes alive at once; 0 = 10000 */
   uint64_t ws_queue_cap_bytes;             /* a receiver's unsent output cap; 0 = 1 MiB */
   unsigned ping_sec;                       /* told to receivers in Hello; 0 = 30 */
+  uint32_t max_requests_per_ip;            /* HTTP requests a second from one address; 0 = off */
 } api_options;
 
 /* What is loaded from the store on start. */

@@ -48,6 +48,7 @@ typedef struct request_series {
 typedef struct api_metrics {
   uint64_t logins, logins_refused, pushes, push_retries, deliveries, acks, queue_drops,
            expired, revoked, kicks, commit_failures;
+  uint64_t requests_refused;      /* over max_requests_per_ip */
   histogram request_seconds;      /* arrival to answer, group commit included */
   histogram commit_seconds;       /* one turn's COMMIT */
   histogram delivery_seconds;     /* im_push arrival to its frame queued on every receiver */
@@ -77,6 +78,9 @@ struct api {
   size_t n_fanout, cap_fanout;
 
   api_metrics metrics;
+
+  /* per-address request cap (api.c); NULL when max_requests_per_ip is 0 */
+  struct ratelimit *rate;
 
   /* push rate limits (svc_push.c) */
   uint64_t last_push_ms;
@@ -203,8 +207,11 @@ char *api_metrics_render(api *a, size_t *len);
 
 /* --- web.c --- */
 
-/* Serves GET /console/... and /healthz; false when the request is not one of them. */
+/* Serves GET /console/..., /metrics and /healthz; false when the request is not one of
+** them. */
 bool web_serve(api *a, http_request *req);
+/* True when web_serve would serve req (a page, not a REST call). */
+bool web_is_page(const http_request *req);
 
 /* --- handlers, one per command --- */
 void svc_account_import(api_call *c);

@@ -69,6 +69,18 @@ static void render_requests(metrics_text *t, const api_metrics *m)
                    (unsigned long long)m->requests[i].count);
 }
 
+/* What the HTTP server answered itself, before any REST handling (rest-api.md §1). */
+static void render_rejected(metrics_text *t, const http_server *http)
+{
+  static const int statuses[] = {400, 408, 413, 431};
+  metrics_header(t, "imcast_http_rejected_total", "counter",
+                 "Requests the HTTP server refused itself (malformed 400, too slow 408, "
+                 "body too large 413, head too large 431), by status");
+  for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++)
+    metrics_printf(t, "imcast_http_rejected_total{status=\"%d\"} %llu\n", statuses[i],
+                   (unsigned long long)http_server_rejected(http, statuses[i]));
+}
+
 char *api_metrics_render(api *a, size_t *len)
 {
   const api_metrics *m = &a->metrics;
@@ -87,6 +99,11 @@ char *api_metrics_render(api *a, size_t *len)
                  (double)over_total);
   metrics_sample(&t, "imcast_connections_refused_total", "{cap=\"max_connections_per_ip\"}",
                  (double)over_per_ip);
+  metrics_header(&t, "imcast_requests_refused_total", "counter",
+                 "HTTP requests refused by a rate cap (answered 60006, or 429 for a page or upgrade)");
+  metrics_sample(&t, "imcast_requests_refused_total", "{cap=\"max_requests_per_ip\"}",
+                 (double)m->requests_refused);
+  render_rejected(&t, a->http);
   counter(&t, "imcast_logins_total", "Receiver logins accepted", m->logins);
   counter(&t, "imcast_logins_refused_total", "Receiver logins refused before the upgrade",
           m->logins_refused);

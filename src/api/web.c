@@ -101,22 +101,35 @@ static void serve_metrics(api *a, http_request *req)
   free(text);
 }
 
-bool web_serve(api *a, http_request *req)
+typedef enum page { PAGE_NONE, PAGE_CONSOLE, PAGE_METRICS, PAGE_HEALTH } page;
+
+static page page_of(const http_request *req)
 {
   const char *path = http_request_path(req);
   const char *method = http_request_method(req);
-  bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-  if (get && (strcmp(path, "/console") == 0 || strncmp(path, "/console/", 9) == 0)) {
-    serve_console(req, path);
+  if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) return PAGE_NONE;
+  if (strcmp(path, "/console") == 0 || strncmp(path, "/console/", 9) == 0) return PAGE_CONSOLE;
+  if (strcmp(path, "/metrics") == 0) return PAGE_METRICS;
+  if (strcmp(path, "/healthz") == 0) return PAGE_HEALTH;
+  return PAGE_NONE;
+}
+
+bool web_is_page(const http_request *req) { return page_of(req) != PAGE_NONE; }
+
+bool web_serve(api *a, http_request *req)
+{
+  switch (page_of(req)) {
+  case PAGE_CONSOLE:
+    serve_console(req, http_request_path(req));
     return true;
-  }
-  if (get && strcmp(path, "/metrics") == 0) {
+  case PAGE_METRICS:
     serve_metrics(a, req);
     return true;
-  }
-  if (get && strcmp(path, "/healthz") == 0) {
+  case PAGE_HEALTH:
     serve_health(a, req);
     return true;
+  case PAGE_NONE:
+    break;
   }
   return false;
 }

@@ -17,7 +17,7 @@ static const char usage[] =
   "[--fsync] [--max-body-bytes N] [--max-header-bytes N] [--max-connections N] "
   "[--request-timeout-ms N] [--idle-timeout-ms N] [--push-min-interval-ms N] "
   "[--push-daily-quota N] [--max-live-pushes N] [--ws-queue-cap-bytes N] [--ping-sec N] "
-  "[--io-threads N] [--max-connections-per-ip N]\n"
+  "[--io-threads N] [--max-connections-per-ip N] [--max-requests-per-ip N]\n"
   "       imcastd [options] usersig USERID [--expire SECONDS]";
 
 static void set_defaults(config *cfg)
@@ -155,6 +155,9 @@ static int apply(config *cfg, const char *name, const char *value, char *err, si
   } else if (!strcmp(name, "max-connections-per-ip")) {
     rc = parse_u64(value, &cfg->max_connections_per_ip) || cfg->max_connections_per_ip > UINT32_MAX;
     expect = "a count (0 = no cap)";
+  } else if (!strcmp(name, "max-requests-per-ip")) {
+    rc = parse_u64(value, &cfg->max_requests_per_ip) || cfg->max_requests_per_ip > 1000000;
+    expect = "requests per second, 0..1000000 (0 = no cap)";
   } else if (!strcmp(name, "io-threads")) {
     rc = parse_u64(value, &cfg->io_threads) || cfg->io_threads > 64;
     expect = "a thread count, 0..64 (0 = one per CPU)";

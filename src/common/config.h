@@ -43,8 +43,9 @@ typedef struct config {
   uint64_t max_live_pushes;
   uint64_t ws_queue_cap_bytes;
   uint64_t ping_sec;
-  uint64_t io_threads;
-  uint64_t max_connections_per_ip;   /* 0: no cap */        /* 0: one per CPU (at most 8) */
+  uint64_t io_threads;               /* 0: one per CPU (at most 8) */
+  uint64_t max_connections_per_ip;   /* 0: no cap */
+  uint64_t max_requests_per_ip;      /* HTTP requests a second from one address; 0: no cap */
 
   /* the command: "serve" (default) or "usersig" */
   char command[16];

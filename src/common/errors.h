@@ -12,6 +12,7 @@
 #define IMC_ERROR_TABLE(X)                                                            \
   X(IMC_OK,                   0,     "")                                              \
   X(IMC_E_BAD_HTTP,           60002, "bad HTTP request")                              \
+  X(IMC_E_TOO_MANY_REQUESTS,  60006, "request frequency over the limit")              \
   X(IMC_E_UNKNOWN_PATH,       60009, "unknown service or command")                    \
   X(IMC_E_NOT_ADMIN_ACCOUNT,  60010, "this call needs an admin identifier")           \
   X(IMC_E_NO_SDKAPPID,        60012, "sdkappid is missing from the URL")              \

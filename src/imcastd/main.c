@@ -211,7 +211,8 @@ static api_options api_options_of(const config *cfg)
                     .push_daily_quota = cfg->push_daily_quota,
                     .max_live_pushes = cfg->max_live_pushes,
                     .ws_queue_cap_bytes = cfg->ws_queue_cap_bytes,
-                    .ping_sec = (unsigned)cfg->ping_sec};
+                    .ping_sec = (unsigned)cfg->ping_sec,
+                    .max_requests_per_ip = (uint32_t)cfg->max_requests_per_ip};
   for (size_t i = 0; i < cfg->n_admins; i++) ao.admins[ao.n_admins++] = cfg->admins[i];
   return ao;
 }

@@ -98,6 +98,7 @@ struct http_server {
   conn_hub *hub;
   conn_tq req_tq, idle_tq;
   char fail_why[128];      /* the ErrorInfo being built (one loop: no sharing issue) */
+  uint64_t rejected[4];    /* answers the server gave itself, by rejected_index() */
   bool shutting_down;
   void (*done)(void *);
   void *done_ctx;
@@ -458,6 +459,18 @@ static void release(http_conn *hc) {
   hc_timer(hc);
 }
 
+/* The slot of a status in srv->rejected: 400, 408, 413, 431 (the only ones http_fail
+** gives); -1 for any other. */
+static int rejected_index(int status) {
+  switch (status) {
+  case 400: return 0;
+  case 408: return 1;
+  case 413: return 2;
+  case 431: return 3;
+  default: return -1;
+  }
+}
+
 /* The server answers the request being read itself, then closes the connection. */
 static void http_fail(http_conn *hc, int status, const char *why) {
   char body[256];
@@ -475,6 +488,8 @@ static void http_fail(http_conn *hc, int status, const char *why) {
     return;
   }
   err->internal = err->answered = err->close_after = true;
+  int slot = rejected_index(status);
+  if (slot >= 0) hc->srv->rejected[slot]++;
   fifo_push(hc, err);
   conn_read_stop(hc->c);
   conn_set_timeout(hc->c, NULL);
@@ -673,6 +688,11 @@ void http_server_set_context(http_server *srv, void *ctx) { srv->o.ctx = ctx; }
 
 void http_server_refused(const http_server *srv, uint64_t *over_total, uint64_t *over_per_ip) {
   conn_hub_refused(srv->hub, over_total, over_per_ip);
+}
+
+uint64_t http_server_rejected(const http_server *srv, int status) {
+  int slot = rejected_index(status);
+  return slot >= 0 ? srv->rejected[slot] : 0;
 }
 
 int http_server_replace_tls(http_server *srv, SSL_CTX *tls) {

@@ -94,6 +94,10 @@ size_t http_server_connections(const http_server *srv);
 /* Connections closed at accept for max_connections, and for max_per_ip. */
 void http_server_refused(const http_server *srv, uint64_t *over_total, uint64_t *over_per_ip);
 
+/* Requests the server answered itself with `status` (400, 408, 413 or 431; 0 for any
+** other status), counted when the answer is queued. */
+uint64_t http_server_rejected(const http_server *srv, int status);
+
 /* New TLS context for every https listener (SIGHUP certificate reload); open connections
 ** keep theirs. Takes its own references. Returns how many listeners changed. */
 int http_server_replace_tls(http_server *srv, SSL_CTX *tls);

@@ -437,8 +437,10 @@ def expect_fail(doc, code, names=(), what=""):
 class RawHTTP:
     """A raw HTTP/1.1 connection: send bytes, read responses one by one from a shared buffer."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=IO_TIMEOUT):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=IO_TIMEOUT, source=None):
+        # source: the local address to connect from (e.g. "127.0.0.2"), for per-address caps
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.buf = b""
 
     def send(self, data):

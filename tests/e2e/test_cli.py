@@ -48,6 +48,10 @@ class BadInvocations(unittest.TestCase):
                                         "--bogus-option", "x"])
         self.assertIn("bogus", r.stderr, "the message should name the bad flag")
 
+    def test_request_rate_out_of_range(self):
+        r = self.assert_exit2_one_line(["--max-requests-per-ip", "1000001"])
+        self.assertIn("max-requests-per-ip", r.stderr)
+
     def test_flag_without_its_value(self):
         self.assert_exit2_one_line(["--data"])
 

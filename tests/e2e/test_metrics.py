@@ -8,7 +8,7 @@ import time
 import unittest
 import urllib.request
 
-from imcast_harness import ServerTestCase
+from imcast_harness import RawHTTP, ServerTestCase, http_request_bytes
 from imcast_ws import PushMixin
 
 PUSH = "all_member_push"
@@ -140,6 +140,28 @@ class Metrics(PushMixin, ServerTestCase):
         d = self.moved(["imcast_queue_drops_total"], work)
         self.assertGreaterEqual(d["imcast_queue_drops_total"], 1)
         slow.abort()
+
+    def test_http_rejections_by_status(self):
+        """400, 413 and 431 answered by the HTTP server itself each move their own sample
+        (408 is in test_caps.py, with a short request timeout)."""
+        names = ['imcast_http_rejected_total{status="%d"}' % s for s in (400, 408, 413, 431)]
+        cases = ((b"NOT HTTP AT ALL\r\n\r\n", 400),
+                 (b"POST /v4/x HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", 413),
+                 (http_request_bytes("/v4/x", b"{}", ["X-Big: " + "a" * 20000]), 431))
+
+        def work():
+            for data, status in cases:
+                raw = RawHTTP(self.srv.port)
+                try:
+                    raw.send(data)
+                    self.assertEqual(raw.read_response()[0], status)
+                finally:
+                    raw.close()
+
+        d = self.moved(names, work)
+        self.assertEqual([d[n] for n in names], [1, 0, 1, 1])
+        _, types = self.scrape()
+        self.assertEqual(types.get("imcast_http_rejected_total"), "counter")
 
     def test_healthz(self):
         with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % self.srv.port, timeout=5) as r:
