@@ -138,9 +138,10 @@ void api_get_per_account(api_call *c, const char *reply_key, const char *inner_k
 /* The uid of an account named in a request, or DIR_UID_NONE when not imported. */
 uint32_t api_find_account(const api *a, const char *user_id);
 
-/* Adds {"To_Account":id,"ErrorCode":70107,"ErrorInfo":"account not imported"} to
-** c->reply's ErrorList. */
-void api_report_unknown(api_call *c, const char *user_id);
+/* For the calls that go through a list of accounts and skip the ones not imported: the
+** uid of user_id, or DIR_UID_NONE after adding {"To_Account":id,"ErrorCode":70107,
+** "ErrorInfo":"account not imported"} to c->reply's ErrorList (one rule for all of them). */
+uint32_t api_find_or_report(api_call *c, const char *user_id);
 
 /* Human-readable JSON type of a value, for ErrorInfo ("string", "array", ...). */
 const char *api_json_type(const json_t *v);

@@ -124,7 +124,7 @@ uint32_t api_find_account(const api *a, const char *user_id)
   return directory_find(a->dir, user_id);
 }
 
-void api_report_unknown(api_call *c, const char *user_id)
+static void report_unknown(api_call *c, const char *user_id)
 {
   json_t *list = json_object_get(c->reply, "ErrorList");
   if (!list) {
@@ -133,6 +133,13 @@ void api_report_unknown(api_call *c, const char *user_id)
   }
   json_array_append_new(list, json_pack("{s:s,s:i,s:s}", "To_Account", user_id, "ErrorCode",
                                         IMC_E_NOT_IMPORTED, "ErrorInfo", "account not imported"));
+}
+
+uint32_t api_find_or_report(api_call *c, const char *user_id)
+{
+  uint32_t uid = api_find_account(c->api, user_id);
+  if (uid == DIR_UID_NONE) report_unknown(c, user_id);
+  return uid;
 }
 
 int api_write_begin(api_call *c)
@@ -168,11 +175,8 @@ void api_get_per_account(api_call *c, const char *reply_key, const char *inner_k
   json_t *item;
   json_array_foreach(list, i, item) {
     const char *id = json_string_value(item);
-    uint32_t uid = api_find_account(c->api, id);
-    if (uid == DIR_UID_NONE) {
-      api_report_unknown(c, id);
-      continue;
-    }
+    uint32_t uid = api_find_or_report(c, id);
+    if (uid == DIR_UID_NONE) continue;
     json_array_append_new(results, json_pack("{s:s,s:o}", "To_Account", id, inner_key,
                                              value_of(c->api, uid)));
   }

@@ -220,11 +220,8 @@ void svc_query_online_status(api_call *c)
   }
   json_array_foreach(list, i, item) {
     const char *id = json_string_value(item);
-    uint32_t uid = api_find_account(c->api, id);
-    if (uid == DIR_UID_NONE) {
-      api_report_unknown(c, id);
-      continue;
-    }
+    uint32_t uid = api_find_or_report(c, id);
+    if (uid == DIR_UID_NONE) continue;
     size_t connections = sessions_count_of(c->api->online, uid);
     json_t *r = json_pack("{s:s,s:s}", "To_Account", id, "Status",
                           connections ? "Online" : "Offline");

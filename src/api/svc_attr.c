@@ -265,11 +265,8 @@ void api_apply_user_items(api_call *c, const char *list_key, const char *inner_k
   if (api_write_begin(c)) goto out;
   json_array_foreach(items, i, item) {
     const char *id = json_string_value(api_field(item, "To_Account"));
-    uint32_t uid = api_find_account(c->api, id);
-    if (uid == DIR_UID_NONE) {
-      api_report_unknown(c, id);
-      continue;
-    }
+    uint32_t uid = api_find_or_report(c, id);
+    if (uid == DIR_UID_NONE) continue;
     if (!apply(c, uid, item, i)) {
       api_write_end(c, false);
       goto out;

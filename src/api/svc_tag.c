@@ -164,11 +164,8 @@ void svc_remove_all_tags(api_call *c)
   json_t *item;
   json_array_foreach(list, i, item) {
     const char *id = json_string_value(item);
-    uint32_t uid = api_find_account(c->api, id);
-    if (uid == DIR_UID_NONE) {
-      api_report_unknown(c, id);
-      continue;
-    }
+    uint32_t uid = api_find_or_report(c, id);
+    if (uid == DIR_UID_NONE) continue;
     size_t n;
     directory_tags(c->api->dir, uid, &n);
     if (n == 0) continue;

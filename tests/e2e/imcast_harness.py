@@ -73,6 +73,35 @@ IO_TIMEOUT = 15.0      # socket timeout for one request
 LISTEN_RE = re.compile(r"^imcastd listening on (https?)://127\.0\.0\.1:(\d+)\s*$")
 
 
+def is_asan_binary(path=IMCASTD):
+    """True when the imcastd under test is an ASan build (slower, and with more memory)."""
+    try:
+        with open(path, "rb") as f:
+            return b"AddressSanitizer" in f.read()
+    except OSError:
+        return False
+
+
+ASAN = is_asan_binary()
+
+# For tests that bound the server's memory: ASan keeps freed memory in quarantine (256 MB
+# by default), so the server runs with a small one and VmRSS measures what it holds; the
+# bounds allow for ASan's own overhead. IMCAST_KEY is dropped so the test's key is used.
+BOUNDED_MEMORY_ENV = dict(os.environ, ASAN_OPTIONS=(os.environ.get("ASAN_OPTIONS", "") +
+                                                    ":quarantine_size_mb=16").lstrip(":"))
+BOUNDED_MEMORY_ENV.pop("IMCAST_KEY", None)
+RSS_SLACK_MB = 120 if ASAN else 50
+
+
+def vm_rss_mb(pid):
+    """The resident memory of process pid, in MB (from /proc/<pid>/status)."""
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith("VmRSS:"):
+                return int(ln.split()[1]) / 1024.0
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
 def sdk_requests():
     with open(os.path.join(TESTDATA, "sdk-requests", "java-sdks.json"), encoding="utf-8") as f:
         return json.load(f)

@@ -27,28 +27,12 @@ import threading
 import time
 import unittest
 
-from imcast_harness import (ADMIN, IMCASTD, KEY, SDKAPPID, ServerTestCase, check_envelope,
-                            http_request_bytes, short, usersig)
+from imcast_harness import (ADMIN, BOUNDED_MEMORY_ENV, KEY, RSS_SLACK_MB, SDKAPPID,
+                            ServerTestCase, check_envelope, http_request_bytes, short, usersig,
+                            vm_rss_mb)
 
 REQUEST_TIMEOUT_MS = 2000
 ERROR_STATUSES = (400, 408, 413, 431)
-
-
-def is_asan_binary(path=IMCASTD):
-    try:
-        with open(path, "rb") as f:
-            return b"AddressSanitizer" in f.read()
-    except OSError:
-        return False
-
-
-ASAN = is_asan_binary()
-# ASan keeps freed memory in quarantine (256 MB by default): keep it small so that VmRSS
-# measures what the server holds, and allow for ASan's own overhead in the bounds.
-SERVER_ENV = dict(os.environ, ASAN_OPTIONS=(os.environ.get("ASAN_OPTIONS", "") +
-                                            ":quarantine_size_mb=16").lstrip(":"))
-SERVER_ENV.pop("IMCAST_KEY", None)
-RSS_SLACK_MB = 120 if ASAN else 50
 
 
 def api_target(service="all_member_push", command="im_get_attr_name"):
@@ -149,17 +133,9 @@ def count_responses(sock, n, timeout):
     return got, statuses
 
 
-def vm_rss_mb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for ln in f:
-            if ln.startswith("VmRSS:"):
-                return int(ln.split()[1]) / 1024.0
-    raise AssertionError("no VmRSS for pid %d" % pid)
-
-
 class HostileHttp(ServerTestCase):
     server_kwargs = {"extra": ["--request-timeout-ms", str(REQUEST_TIMEOUT_MS)],
-                     "env": SERVER_ENV}
+                     "env": BOUNDED_MEMORY_ENV}
 
     # ------------------------------------------------------------------ helpers
     def connect(self, timeout=10):

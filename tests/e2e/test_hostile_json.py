@@ -28,7 +28,7 @@ import os
 import time
 import unittest
 
-from imcast_harness import IMCASTD, ServerTestCase, short
+from imcast_harness import ASAN, ServerTestCase, short
 from imcast_ws import PushMixin, msg_random
 
 T_NULL, T_TRUE, T_INT, T_REAL, T_STR, T_ARR, T_OBJ = "null", "true", "1", "1.5", '"s"', "[]", "{}"
@@ -40,16 +40,8 @@ SAME_TYPE = {"str": {T_STR}, "int": {T_INT}, "arr": {T_ARR}, "obj": {T_OBJ},
 LOGIN, OPENIM, PUSH = "im_open_login_svc", "openim", "all_member_push"
 
 
-def is_asan_binary(path=IMCASTD):
-    try:
-        with open(path, "rb") as f:
-            return b"AddressSanitizer" in f.read()
-    except OSError:
-        return False
-
-
 # a hostile body is refused in well under a second; ASan under a parallel ctest is slower
-MAX_SECONDS = 6.0 if is_asan_binary() else 2.0
+MAX_SECONDS = 6.0 if ASAN else 2.0
 TEXT = [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hostile json"}}]
 
 

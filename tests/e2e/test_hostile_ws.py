@@ -31,37 +31,14 @@ import threading
 import time
 import unittest
 
-from imcast_harness import (ADMIN, IMCASTD, KEY, SDKAPPID, ServerTestCase, short, uid,
-                            usersig)
+from imcast_harness import (ADMIN, BOUNDED_MEMORY_ENV, KEY, RSS_SLACK_MB, SDKAPPID,
+                            ServerTestCase, short, uid, usersig, vm_rss_mb)
 from imcast_ws import (LOGIN, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, PushMixin,
                        WSClient, WSError, WSRefused, connect, encode_frame, ws_target)
 
 
-def is_asan_binary(path=IMCASTD):
-    try:
-        with open(path, "rb") as f:
-            return b"AddressSanitizer" in f.read()
-    except OSError:
-        return False
-
-
-ASAN = is_asan_binary()
-SERVER_ENV = dict(os.environ, ASAN_OPTIONS=(os.environ.get("ASAN_OPTIONS", "") +
-                                            ":quarantine_size_mb=16").lstrip(":"))
-SERVER_ENV.pop("IMCAST_KEY", None)
-RSS_SLACK_MB = 120 if ASAN else 50
-
-
-def vm_rss_mb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for ln in f:
-            if ln.startswith("VmRSS:"):
-                return int(ln.split()[1]) / 1024.0
-    raise AssertionError("no VmRSS")
-
-
 class HostileBase(PushMixin, ServerTestCase):
-    server_kwargs = {"env": SERVER_ENV}
+    server_kwargs = {"env": BOUNDED_MEMORY_ENV}
 
     def fresh(self, n=1, prefix="hw"):
         users = [uid(prefix) for _ in range(n)]
@@ -276,7 +253,7 @@ class Frames(HostileBase):
 
 
 class Floods(HostileBase):
-    server_kwargs = {"env": SERVER_ENV, "extra": ["--ws-queue-cap-bytes", "262144"]}
+    server_kwargs = {"env": BOUNDED_MEMORY_ENV, "extra": ["--ws-queue-cap-bytes", "262144"]}
 
     def test_ping_flood_without_reading_is_bounded(self):
         """Pings must be answered, but a peer that sends pings and never reads the pongs

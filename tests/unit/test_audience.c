@@ -15,18 +15,9 @@
 
 #include "core/audience.h"
 #include "core/directory.h"
+#include "support/test_rng.h"
 
 /* ---------------------------------------------------------------- helpers */
-
-static uint64_t rng_state;
-static void rng_seed(uint64_t seed) { rng_state = seed ? seed : 1; }
-static uint32_t rng_next(void) {
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return (uint32_t)((rng_state * 0x2545F4914F6CDD1Dull) >> 32);
-}
-static uint32_t rng_below(uint32_t n) { return rng_next() % n; }
 
 /* Computes the audience and asserts it is exactly the n uids given; frees it. */
 static void assert_audience(const directory *d, const audience_query *q, size_t n,

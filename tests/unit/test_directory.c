@@ -22,19 +22,9 @@
 
 #include "core/directory.h"
 #include "core/strmap.h"
+#include "support/test_rng.h"
 
 /* ---------------------------------------------------------------- helpers */
-
-/* xorshift64*: a fixed, libc-independent sequence for the random tests. */
-static uint64_t rng_state;
-static void rng_seed(uint64_t seed) { rng_state = seed ? seed : 1; }
-static uint32_t rng_next(void) {
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return (uint32_t)((rng_state * 0x2545F4914F6CDD1Dull) >> 32);
-}
-static uint32_t rng_below(uint32_t n) { return rng_next() % n; }
 
 /* Asserts that b holds exactly the n uids given (in increasing order). */
 static void assert_members(const roaring_bitmap_t *b, size_t n, const uint32_t *uids) {

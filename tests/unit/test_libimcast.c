@@ -246,6 +246,30 @@ static void account_bodies(void **state)
   assert_invalid(sdk_req_user_tags(&no_account, 1, &err), &err, "UserTags[0].To_Account");
 }
 
+/* The per-user lists share one builder: each names the bad field by its own path. */
+static void per_user_list_errors(void **state)
+{
+  imcast_error err;
+  const char *holey[] = {"u1", NULL};
+  assert_invalid(sdk_req_user_items("DeleteItem", holey, 2, &err), &err,
+                 "DeleteItem[1].UserID is missing");
+  assert_invalid(sdk_req_user_items("CheckItem", NULL, 1, &err), &err,
+                 "CheckItem is NULL with a non-zero count");
+
+  imcast_user_tags tags[] = {{"u1", holey, 1}, {"u2", holey, 2}};
+  assert_invalid(sdk_req_user_tags(tags, 2, &err), &err, "UserTags[1].Tags[1] is missing");
+
+  imcast_attr no_value[] = {{"sex", "m"}, {"city", NULL}};
+  imcast_user_attrs ua[] = {{"u1", no_value, 1}, {"u2", no_value, 2}};
+  assert_invalid(sdk_req_set_attr(ua, 2, &err), &err, "UserAttrs[1].Attrs.city is missing");
+  assert_invalid(sdk_req_set_attr(NULL, 1, &err), &err,
+                 "UserAttrs is NULL with a non-zero count");
+
+  imcast_user_attr_names rm = {"u1", NULL, 1};
+  assert_invalid(sdk_req_remove_attr(&rm, 1, &err), &err,
+                 "UserAttrs[0].Attrs is NULL with a non-zero count");
+}
+
 /* ------------------------------------------------------------------- answers --- */
 
 static json_t *ok_answer(const char *text)
@@ -749,6 +773,7 @@ int main(void)
     cmocka_unit_test(push_body_refuses_bad_arguments),
     cmocka_unit_test(member_bodies),
     cmocka_unit_test(account_bodies),
+    cmocka_unit_test(per_user_list_errors),
     cmocka_unit_test(envelope_separates_errors),
     cmocka_unit_test(push_answers),
     cmocka_unit_test(member_answers),

@@ -463,65 +463,91 @@ json_t *sdk_req_to_accounts(const char *const *ids, size_t count, imcast_error *
   return id_list_body("To_Account", ids, count, err);
 }
 
-json_t *sdk_req_set_attr(const imcast_user_attrs *items, size_t count, imcast_error *err)
+/* Fills the object of one entry of a per-user list; at is the entry's field path with a
+** trailing dot, e.g. "UserTags[2].", for the error messages. */
+typedef void (*fill_user_entry_fn)(builder *b, json_t *entry, const void *item,
+                                   const char *at);
+
+/* {"<list_key>":[{...},...]}: one object a user, filled by fill from items[i] (entries of
+** item_size bytes). The shape of im_set_attr, im_remove_attr, im_add_tag, im_remove_tag,
+** account_delete and account_check. */
+static json_t *per_user_list_body(const char *list_key, const void *items, size_t item_size,
+                                  size_t count, fill_user_entry_fn fill, imcast_error *err)
 {
   builder b = {err, 0};
   json_t *root = json_object();
   json_t *list = json_array();
-  char w[64];
-  if (check_list(&b, items, count, "UserAttrs")) {
+  char at[64];
+  if (check_list(&b, items, count, list_key)) {
     for (size_t i = 0; i < count && !b.failed; i++) {
-      json_t *item = json_object();
-      where(w, sizeof w, "UserAttrs[%zu].To_Account", i);
-      put_str(&b, item, "To_Account", items[i].to_account, w);
-      where(w, sizeof w, "UserAttrs[%zu].Attrs", i);
-      put(&b, item, "Attrs", attr_object(&b, items[i].attrs, items[i].attr_count, w));
-      append(&b, list, item);
+      json_t *entry = json_object();
+      where(at, sizeof at, "%s[%zu].", list_key, i);
+      fill(&b, entry, (const char *)items + i * item_size, at);
+      append(&b, list, entry);
     }
   }
-  put(&b, root, "UserAttrs", list);
+  put(&b, root, list_key, list);
   return finish(&b, root);
+}
+
+static void put_to_account(builder *b, json_t *entry, const char *to_account, const char *at)
+{
+  char w[96];
+  put_str(b, entry, "To_Account", to_account, path(w, sizeof w, at, "To_Account"));
+}
+
+/* {"To_Account":..,"<key>":[strings]}: an entry of im_remove_attr and of the tag calls. */
+static void put_account_strings(builder *b, json_t *entry, const char *to_account,
+                                const char *key, const char *const *list, size_t count,
+                                const char *at)
+{
+  char w[96];
+  put_to_account(b, entry, to_account, at);
+  put(b, entry, key, str_array(b, list, count, path(w, sizeof w, at, key)));
+}
+
+static void set_attr_entry(builder *b, json_t *entry, const void *item, const char *at)
+{
+  const imcast_user_attrs *u = item;
+  char w[96];
+  put_to_account(b, entry, u->to_account, at);
+  path(w, sizeof w, at, "Attrs");
+  put(b, entry, "Attrs", attr_object(b, u->attrs, u->attr_count, w));
+}
+
+static void remove_attr_entry(builder *b, json_t *entry, const void *item, const char *at)
+{
+  const imcast_user_attr_names *u = item;
+  put_account_strings(b, entry, u->to_account, "Attrs", u->names, u->name_count, at);
+}
+
+static void user_tags_entry(builder *b, json_t *entry, const void *item, const char *at)
+{
+  const imcast_user_tags *u = item;
+  put_account_strings(b, entry, u->to_account, "Tags", u->tags, u->tag_count, at);
+}
+
+static void user_id_entry(builder *b, json_t *entry, const void *item, const char *at)
+{
+  const char *const *user_id = item;
+  char w[96];
+  put_str(b, entry, "UserID", *user_id, path(w, sizeof w, at, "UserID"));
+}
+
+json_t *sdk_req_set_attr(const imcast_user_attrs *items, size_t count, imcast_error *err)
+{
+  return per_user_list_body("UserAttrs", items, sizeof *items, count, set_attr_entry, err);
 }
 
 json_t *sdk_req_remove_attr(const imcast_user_attr_names *items, size_t count,
                             imcast_error *err)
 {
-  builder b = {err, 0};
-  json_t *root = json_object();
-  json_t *list = json_array();
-  char w[64];
-  if (check_list(&b, items, count, "UserAttrs")) {
-    for (size_t i = 0; i < count && !b.failed; i++) {
-      json_t *item = json_object();
-      where(w, sizeof w, "UserAttrs[%zu].To_Account", i);
-      put_str(&b, item, "To_Account", items[i].to_account, w);
-      where(w, sizeof w, "UserAttrs[%zu].Attrs", i);
-      put(&b, item, "Attrs", str_array(&b, items[i].names, items[i].name_count, w));
-      append(&b, list, item);
-    }
-  }
-  put(&b, root, "UserAttrs", list);
-  return finish(&b, root);
+  return per_user_list_body("UserAttrs", items, sizeof *items, count, remove_attr_entry, err);
 }
 
 json_t *sdk_req_user_tags(const imcast_user_tags *items, size_t count, imcast_error *err)
 {
-  builder b = {err, 0};
-  json_t *root = json_object();
-  json_t *list = json_array();
-  char w[64];
-  if (check_list(&b, items, count, "UserTags")) {
-    for (size_t i = 0; i < count && !b.failed; i++) {
-      json_t *item = json_object();
-      where(w, sizeof w, "UserTags[%zu].To_Account", i);
-      put_str(&b, item, "To_Account", items[i].to_account, w);
-      where(w, sizeof w, "UserTags[%zu].Tags", i);
-      put(&b, item, "Tags", str_array(&b, items[i].tags, items[i].tag_count, w));
-      append(&b, list, item);
-    }
-  }
-  put(&b, root, "UserTags", list);
-  return finish(&b, root);
+  return per_user_list_body("UserTags", items, sizeof *items, count, user_tags_entry, err);
 }
 
 static json_t *one_string_body(const char *key, const char *value, imcast_error *err)
@@ -568,20 +594,7 @@ json_t *sdk_req_multi_import(const char *const *ids, size_t count, imcast_error 
 json_t *sdk_req_user_items(const char *list_key, const char *const *ids, size_t count,
                            imcast_error *err)
 {
-  builder b = {err, 0};
-  json_t *root = json_object();
-  json_t *list = json_array();
-  char w[64];
-  if (check_list(&b, ids, count, list_key)) {
-    for (size_t i = 0; i < count && !b.failed; i++) {
-      json_t *item = json_object();
-      where(w, sizeof w, "%s[%zu].UserID", list_key, i);
-      put_str(&b, item, "UserID", ids[i], w);
-      append(&b, list, item);
-    }
-  }
-  put(&b, root, list_key, list);
-  return finish(&b, root);
+  return per_user_list_body(list_key, ids, sizeof *ids, count, user_id_entry, err);
 }
 
 json_t *sdk_req_kick(const char *user_id, imcast_error *err)
