@@ -444,6 +444,11 @@ int directory_add_account(directory *d, uint32_t uid, const char *user_id) {
   }
   d->account_heap_bytes += heap_cost(a);
   roaring_bitmap_add(d->all, uid);
+  /* Imported accounts get consecutive uids: as each roaring container (65,536 uids) fills,
+  ** turn `all` into runs, so that a push to every account copies and stores a few bytes
+  ** per container instead of an 8 KiB bitset (1.2 MiB at 10M accounts). Cheap: the other
+  ** containers are runs already. */
+  if ((uid & 0xFFFFu) == 0xFFFFu) roaring_bitmap_run_optimize(d->all);
   d->n_accounts++;
   if (uid >= d->next_uid)
     d->next_uid = uid + 1;
