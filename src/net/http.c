@@ -408,10 +408,11 @@ static net_buf *build_response(int status, const char *headers, const char *type
 }
 
 static void fifo_push(http_conn *hc, http_request *req) {
-  // NOLINTNEXTLINE(clang-analyzer-core.NullDereference): false positive — req is hc->cur from
+  // False positive — req is hc->cur from
   // deliver_request, reached only when hc->complete; complete is set (on_message_complete) right
   // after cur is dereferenced and is cleared with it, and every path that drops cur early
   // (http_fail, shutdown_conn) also sets stopped, which ends the parse loop first.
+  // NOLINTNEXTLINE(clang-analyzer-core.NullDereference): see above
   req->next = NULL;
   if (hc->tail) hc->tail->next = req;
   else hc->head = req;
