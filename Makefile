@@ -6,15 +6,18 @@
 JOBS ?= $(shell nproc)
 DATA ?= ./data
 
-.PHONY: all deps build build-asan run test test-release test-asan clean
+.PHONY: all deps configure build build-asan run test test-release test-asan clean
 
 all: build
 
 deps:
 	@./scripts/install-deps
 
-build: deps
-	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# compile_commands.json (in build/) is what `make tidy` checks.
+configure: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
+
+build: configure
 	@cmake --build build -j $(JOBS)
 
 build-asan: deps
@@ -56,16 +59,28 @@ fuzz-smoke: fuzz-build
 	./fuzz/run.sh --fresh $(FUZZ_SMOKE_SECONDS)
 
 # Checks of the project's own code (the hardening issue):
-#   make lint            cppcheck over src/ sdk/ bench/src/ (any finding fails; true false
-#                        positives are suppressed inline with the reason)
+#   make lint            cppcheck and clang-tidy, both over src/ sdk/ bench/src/ (any finding
+#                        fails; true false positives are suppressed inline with the reason)
+#   make cppcheck        cppcheck alone
+#   make tidy            clang-tidy alone (checks in .clang-tidy; the files are those of
+#                        build/compile_commands.json under src/ sdk/ bench/src/)
 #   make test-valgrind   every unit test once under valgrind memcheck (errors or leaks fail;
 #                        logs in build/valgrind-test_*.log)
-.PHONY: lint test-valgrind
+.PHONY: lint cppcheck tidy test-valgrind
 CPPCHECK_FLAGS = --enable=warning,performance,portability --error-exitcode=1 --inline-suppr -q \
   -j $(JOBS) -D_GNU_SOURCE -D__linux__ -I src -I sdk/libimcast/include -I sdk/libimcast/src \
   -I sdk/receiver -I sdk/cli -I bench/src
-lint: deps
+lint: cppcheck tidy
+
+cppcheck: deps
 	cppcheck $(CPPCHECK_FLAGS) src sdk bench/src
+
+# Needs only the configured build (compile_commands.json), not the compiled one.
+# Left out until their findings are fixed (they were being changed when clang-tidy came in):
+# then empty this list.
+TIDY_EXCLUDE ?= src/net/conn.c src/api/receivers.c
+tidy: configure
+	TIDY_EXCLUDE="$(TIDY_EXCLUDE)" ./scripts/tidy build $(JOBS)
 
 test-valgrind: build
 	./scripts/valgrind-unit build

@@ -102,7 +102,7 @@ static void set_option(bench_opts *o, int c, const char *arg, bool *pushes_set, 
   case O_SDKAPPID: o->sdkappid = number("sdkappid", arg, UINT32_MAX); break;
   case O_ADMIN: o->admin = arg; break;
   case O_TARGET:
-    if (strcmp(arg, "imcast") && strcmp(arg, "redis")) die("--target is imcast or redis");
+    if (strcmp(arg, "imcast") != 0 && strcmp(arg, "redis") != 0) die("--target is imcast or redis");
     o->target = strcmp(arg, "redis") ? TARGET_IMCAST : TARGET_REDIS;
     break;
   case O_REDIS:
@@ -143,7 +143,7 @@ static void parse(bench_opts *o, int argc, char **argv)
                     .ack_delay_ms = 500 /* the receiver library's default */};
   if (argc < 2 || argv[1][0] == '-') {
     usage(argc < 2 ? stderr : stdout);
-    exit(argc < 2 || strcmp(argv[1], "--help") ? 2 : 0);
+    exit(argc < 2 || strcmp(argv[1], "--help") != 0 ? 2 : 0);
   }
   o->mode = argv[1];
   bool pushes_set = false, lifetime_set = false;

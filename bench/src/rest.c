@@ -17,7 +17,7 @@ int rest_open(rest *r, const bench_opts *o)
 {
   memset(r, 0, sizeof *r);
   char sig[512];
-  if (usersig_gen(o->key, o->sdkappid, o->admin, (int64_t)time(NULL), 7 * 86400, sig,
+  if (usersig_gen(o->key, o->sdkappid, o->admin, (int64_t)time(NULL), (int64_t)7 * 86400, sig,
                   sizeof sig) < 0)
     die("cannot make a UserSig for %s", o->admin);
   snprintf(r->query, sizeof r->query, "sdkappid=%llu&identifier=%s&usersig=%s&contenttype=json",

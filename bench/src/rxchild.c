@@ -480,12 +480,12 @@ static void on_ack_timer(uv_timer_t *t) { flush_acks(false); }
 /* End of a loop turn: the Acks now, or when the ack timer fires. */
 static void on_check(uv_check_t *h)
 {
-  if (!P.c->ack_delay_ms) flush_acks(true);
+  if (!P.c->ack_delay_ms ||
+      (!P.dirty && P.c->expect && !P.caught_reported && P.caught_up == P.count))
+    flush_acks(true);
   else if (P.dirty && !uv_is_active((uv_handle_t *)&P.ack_timer))
     uv_timer_start(&P.ack_timer, on_ack_timer,
                    P.dirty->ack_due > uv_now(P.loop) ? P.dirty->ack_due - uv_now(P.loop) : 0, 0);
-  else if (!P.dirty && P.c->expect && !P.caught_reported && P.caught_up == P.count)
-    flush_acks(true);
 }
 
 /* A receiver that wrote nothing for a ping period pings (the server closes a receiver
@@ -514,7 +514,7 @@ static void make_sigs(void)
   P.sigs = xcalloc(P.count, sizeof *P.sigs);
   for (uint32_t i = 0; i < P.count; i++) {
     account_name(P.c->prefix, P.first + i, id, sizeof id);
-    int n = usersig_gen(P.c->key, P.c->sdkappid, id, now, 7 * 86400, sig, sizeof sig);
+    int n = usersig_gen(P.c->key, P.c->sdkappid, id, now, (int64_t)7 * 86400, sig, sizeof sig);
     if (n < 0) die("cannot make a UserSig for %s", id);
     P.sigs[i] = xmalloc((size_t)n + 1);
     memcpy(P.sigs[i], sig, (size_t)n + 1);
@@ -531,7 +531,7 @@ static void init_proc(const rx_conf *conf, uint32_t first, uint32_t count)
   uv_ip4_addr(conf->host, conf->port, &P.dst);
   P.loopback = (ntohl(P.dst.sin_addr.s_addr) >> 24) == 127;
   P.rx = xcalloc(count, sizeof *P.rx);
-  P.todo = xcalloc(count, sizeof *P.todo);
+  P.todo = xcalloc(count, sizeof(rx *));
   P.count_k = xcalloc(conf->max_pushes, sizeof *P.count_k);
   P.last_k = xcalloc(conf->max_pushes, sizeof *P.last_k);
   for (uint32_t i = 0; i < count; i++) {

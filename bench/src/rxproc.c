@@ -62,7 +62,7 @@ static int process_count(const rx_conf *c)
   if (c->procs > 0) return c->procs > MAX_PROCS ? MAX_PROCS : c->procs;
   struct rlimit rl;
   getrlimit(RLIMIT_NOFILE, &rl);
-  uint64_t per = rl.rlim_cur > FDS_KEPT_FREE * 2 ? rl.rlim_cur - FDS_KEPT_FREE : 1000;
+  uint64_t per = rl.rlim_cur > (rlim_t)FDS_KEPT_FREE * 2 ? rl.rlim_cur - FDS_KEPT_FREE : 1000;
   uint64_t n = (c->total + per - 1) / per;
   return n < 1 ? 1 : n > MAX_PROCS ? MAX_PROCS : (int)n;
 }

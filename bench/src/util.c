@@ -36,6 +36,7 @@ long rss_kib(int pid)
   if (!f) return -1;
   long kib = -1;
   while (fgets(line, sizeof line, f))
+    // NOLINTNEXTLINE(cert-err34-c): the kernel writes this number; a mismatch is seen by == 1.
     if (sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
   fclose(f);
   return kib;
@@ -52,6 +53,7 @@ int cpu_ms(int pid, double *user_ms, double *sys_ms)
   buf[n] = '\0';
   const char *p = strrchr(buf, ')');       /* the command name may hold spaces */
   unsigned long long ut, st;
+  // NOLINTNEXTLINE(cert-err34-c): kernel-written numbers; a mismatch is seen by != 2.
   if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
     return -1;
   double tick_ms = 1000.0 / (double)sysconf(_SC_CLK_TCK);

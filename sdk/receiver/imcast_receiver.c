@@ -47,7 +47,7 @@
 #define RX_READ_BUF (64 * 1024)
 #define RX_TLS_BUF (16 * 1024)          /* one TLS record of plaintext */
 #define RX_OUT_BUF (16 * 1024)
-#define RX_MAX_MSG (16u * 1024 * 1024)  /* a larger server message is refused (1009) */
+#define RX_MAX_MSG ((size_t)16 * 1024 * 1024) /* a larger server message is refused (1009) */
 #define RX_CLOSE_WAIT_MS 2000           /* how long the close handshake may take */
 #define RX_DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define RX_DEFAULT_BACKOFF_MAX_MS 30000
@@ -198,6 +198,9 @@ static void proto_error(rx_conn *c, const char *fmt, ...)
   char msg[256];
   va_list ap;
   va_start(ap, fmt);
+  // False positive — va_start is the line
+  // above; the v14 checker misses it in this file (its path starts at this call).
+  // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see above
   int n = vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   emit_error(c->r, IMCAST_RX_EPROTO, 0, msg, n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
@@ -480,6 +483,9 @@ static void conn_fail(rx_conn *c, int err, const char *fmt, ...)
   char msg[256];
   va_list ap;
   va_start(ap, fmt);
+  // False positive — va_start is the line
+  // above; the v14 checker misses it in this file (its path starts at this call).
+  // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see above
   int n = vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   size_t len = n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1;
@@ -546,7 +552,9 @@ static void on_connect(uv_connect_t *req, int status)
     send_upgrade(c);
 }
 
-static void connect_to(rx_conn *c, const struct sockaddr *sa)
+/* connect_to and connect_next call each other, at most once: connect_to sets tcp_used before
+** it may call connect_next, which then closes the handle and returns instead of calling back. */
+static void connect_to(rx_conn *c, const struct sockaddr *sa) // NOLINT(misc-no-recursion): see above
 {
   c->tcp_used = true;
   int rc = uv_tcp_connect(&c->connect_req, &c->tcp, sa, on_connect);
@@ -557,7 +565,7 @@ static void connect_to(rx_conn *c, const struct sockaddr *sa)
 }
 
 /* Tries the next resolved address, or fails with the last address's error. */
-static void connect_next(rx_conn *c)
+static void connect_next(rx_conn *c) // NOLINT(misc-no-recursion): bounded, see connect_to
 {
   while (c->ai_next != NULL && c->ai_next->ai_family != AF_INET &&
          c->ai_next->ai_family != AF_INET6)
@@ -804,6 +812,10 @@ static bool upgrade_refused(rx_conn *c, const imcast_rx_http_head *h, char *buf,
     blen = n - h->head_len; /* badly framed: show what came */
   char *copy = malloc(blen + 1);
   if (copy != NULL) {
+    // False positive — buf (so body) is
+    // NULL only for an EOF with nothing kept (n == 0), and imcast_rx_http_parse_head, in
+    // another file, never finds a whole head (rc 1, the only way here) in 0 bytes.
+    // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): see above
     memcpy(copy, body, blen);
     copy[blen] = '\0';
   }

@@ -49,8 +49,8 @@ int imcast_rx_ws_accept(const char *key, char accept[29]);
 
 /* --------------------------------------------------------------------- rx_http.c --- */
 
-#define IMCAST_RX_HTTP_HEAD_MAX (16 * 1024)
-#define IMCAST_RX_HTTP_BODY_MAX (64 * 1024)
+#define IMCAST_RX_HTTP_HEAD_MAX ((size_t)16 * 1024)
+#define IMCAST_RX_HTTP_BODY_MAX ((size_t)64 * 1024)
 
 typedef struct imcast_rx_http_head {
   int status;

@@ -229,6 +229,8 @@ int imcast_rx_ws_accept(const char *key, char accept[29])
   size_t klen = strlen(key);
   if (klen + sizeof WS_GUID > sizeof buf)
     return -1;
+  // buf is hashed with its length (klen + GUID), it is not a C string.
+  // NOLINTNEXTLINE(bugprone-not-null-terminated-result): see above
   memcpy(buf, key, klen);
   memcpy(buf + klen, WS_GUID, sizeof WS_GUID - 1);
   unsigned char md[EVP_MAX_MD_SIZE];

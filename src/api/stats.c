@@ -42,6 +42,7 @@ static double resident_bytes(void)
   unsigned long size = 0, resident = 0;
   FILE *f = fopen("/proc/self/statm", "r");
   if (!f) return 0;
+  // NOLINTNEXTLINE(cert-err34-c): kernel-written numbers; a mismatch is seen by n == 2.
   int n = fscanf(f, "%lu %lu", &size, &resident);
   fclose(f);
   return n == 2 ? (double)resident * (double)sysconf(_SC_PAGESIZE) : 0;

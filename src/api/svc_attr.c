@@ -143,7 +143,8 @@ static const char *value_text(api_call *c, const json_t *v, char *buf, size_t bu
     text = json_string_value(v);
   } else if (json_is_number(v) || json_is_boolean(v)) {
     char *dumped = json_dumps(v, JSON_ENCODE_ANY);
-    if (dumped && strlen(dumped) < buflen) text = strcpy(buf, dumped);
+    size_t dlen = dumped ? strlen(dumped) : 0;
+    if (dumped && dlen < buflen) text = memcpy(buf, dumped, dlen + 1);
     free(dumped);
   } else {
     api_fail(c, IMC_E_BAD_ATTR, "UserAttrs[%zu].Attrs.%.60s must be a string, not %s", item,

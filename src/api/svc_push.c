@@ -47,10 +47,10 @@ static audience_query condition_query(const condition *q)
 static void merge_member(json_t *into, const char *key, json_t *from)
 {
   json_t *have = json_object_get(into, key);
-  if (have && json_is_array(have) && json_is_array(from)) {
+  if (json_is_array(have) && json_is_array(from)) { /* each is false for NULL */
     json_array_extend(have, from);
     json_decref(from);
-  } else if (have && json_is_object(have) && json_is_object(from)) {
+  } else if (json_is_object(have) && json_is_object(from)) {
     json_object_update(have, from);
     json_decref(from);
   } else {
@@ -157,8 +157,9 @@ static bool read_attrs(api_call *c, condition *q, json_t *obj, const char *key,
       text = json_string_value(v);
     } else if (json_is_number(v) || json_is_boolean(v)) {
       char *dumped = json_dumps(v, JSON_ENCODE_ANY);
-      if (dumped && strlen(dumped) < sizeof q->values[0])
-        text = strcpy(q->values[q->n_values++], dumped);
+      size_t dlen = dumped ? strlen(dumped) : 0;
+      if (dumped && dlen < sizeof q->values[0])
+        text = memcpy(q->values[q->n_values++], dumped, dlen + 1);
       free(dumped);
     }
     if (!text || !*text || strlen(text) > ATTR_MAX_BYTES) {

@@ -30,7 +30,7 @@ static void set_defaults(config *cfg)
   cfg->sdkappid = 1400000000;
   strcpy(cfg->log_level, "info");
   strcpy(cfg->command, "serve");
-  cfg->usersig_expire = 86400 * 180;
+  cfg->usersig_expire = (int64_t)180 * 86400;
 }
 
 int config_parse_hostport(const char *text, char *host, size_t hostlen, int *port)
@@ -80,8 +80,9 @@ static int add_admins(config *cfg, const char *value)
   char buf[1024];
   if (copy_str(buf, sizeof buf, value)) return -1;
   for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-    if (cfg->n_admins == CONFIG_MAX_ADMINS || strlen(tok) > 32) return -1;
-    strcpy(cfg->admins[cfg->n_admins++], tok);
+    size_t len = strlen(tok);
+    if (cfg->n_admins == CONFIG_MAX_ADMINS || len > 32) return -1;
+    memcpy(cfg->admins[cfg->n_admins++], tok, len + 1);
   }
   return 0;
 }
@@ -122,7 +123,8 @@ static int apply(config *cfg, const char *name, const char *value, char *err, si
     rc = copy_str(cfg->log_file, sizeof cfg->log_file, value);
     expect = "a file path";
   } else if (!strcmp(name, "fsync")) {
-    rc = strcmp(value, "true") && strcmp(value, "false") && strcmp(value, "1") && strcmp(value, "0");
+    rc = strcmp(value, "true") != 0 && strcmp(value, "false") != 0 && strcmp(value, "1") != 0 &&
+         strcmp(value, "0") != 0;
     cfg->fsync = !strcmp(value, "true") || !strcmp(value, "1");
     expect = "true or false";
   } else if (!strcmp(name, "max-body-bytes")) {
@@ -231,6 +233,9 @@ static int preload_config_file(config *cfg, int argc, char **argv, char *err, si
 {
   for (int i = 1; i < argc; i++) {
     const char *path = NULL;
+    // False positive — argv[i] for
+    // i < argc is never NULL (C11 5.1.2.2.1); the checker assumes argv[i + 1] may be.
+    // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): see above
     if (!strcmp(argv[i], "--config")) path = i + 1 < argc ? argv[i + 1] : "";
     else if (!strncmp(argv[i], "--config=", 9)) path = argv[i] + 9;
     if (path) {

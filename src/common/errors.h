@@ -45,7 +45,7 @@
   X(IMC_E_INTERNAL,           91000, "internal error")
 
 typedef enum imc_error {
-#define IMC_ERROR_ENUM(name, code, info) name = code,
+#define IMC_ERROR_ENUM(name, code, info) name = (code),
   IMC_ERROR_TABLE(IMC_ERROR_ENUM)
 #undef IMC_ERROR_ENUM
 } imc_error;

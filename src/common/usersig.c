@@ -81,7 +81,10 @@ static void b64_encode(const unsigned char *in, size_t n, char *out)
       v |= (uint32_t)in[i + 1] << 8;
     *out++ = b64_alphabet[v >> 18 & 63];
     *out++ = b64_alphabet[v >> 12 & 63];
-    *out++ = two ? b64_alphabet[v >> 6 & 63] : '=';
+    if (two)
+      *out++ = b64_alphabet[v >> 6 & 63];
+    else
+      *out++ = '=';
     *out++ = '=';
   }
   *out = '\0';

@@ -32,7 +32,7 @@ static bool operands_init(operand_list *ops, size_t max) {
   ops->n = 0;
   ops->items = ops->inline_items;
   if (max > INLINE_OPERANDS) {
-    ops->items = malloc(max * sizeof *ops->items);
+    ops->items = malloc(max * sizeof(const roaring_bitmap_t *));
     if (!ops->items)
       return false;
   }

@@ -122,7 +122,7 @@ static int pool_take_id(intern_pool *p, uint32_t *id) {
     if (p->cap_ids > UINT32_MAX / 4)
       return -ENOMEM;
     uint32_t cap = p->cap_ids ? p->cap_ids * 2 : 16;
-    interned **grown = realloc(p->entries, (size_t)cap * sizeof *grown);
+    interned **grown = realloc(p->entries, (size_t)cap * sizeof(interned *));
     if (!grown)
       return -ENOMEM;
     p->entries = grown;
@@ -204,7 +204,7 @@ static void pool_remove_member(intern_pool *p, uint32_t id, uint32_t uid) {
 }
 
 static size_t pool_memory_bytes(const intern_pool *p) {
-  size_t bytes = (size_t)p->cap_ids * sizeof *p->entries + (size_t)p->cap_free * sizeof *p->free_ids;
+  size_t bytes = (size_t)p->cap_ids * sizeof(interned *) + (size_t)p->cap_free * sizeof *p->free_ids;
   bytes += strmap_memory_bytes(&p->by_name) + p->heap_bytes;
   for (uint32_t id = 0; id < p->n_ids; id++)
     if (p->entries[id])
@@ -405,10 +405,10 @@ static int ensure_uid_slot(directory *d, uint32_t uid) {
     n = 1024;
   if (n > UINT32_MAX)
     n = UINT32_MAX; /* uid < DIR_UID_NONE, so uid + 1 still fits */
-  account **grown = realloc(d->accounts, (size_t)n * sizeof *grown);
+  account **grown = realloc(d->accounts, (size_t)n * sizeof(account *));
   if (!grown)
     return -ENOMEM;
-  memset(grown + d->n_slots, 0, ((size_t)n - d->n_slots) * sizeof *grown);
+  memset(grown + d->n_slots, 0, ((size_t)n - d->n_slots) * sizeof(account *));
   d->accounts = grown;
   d->n_slots = (uint32_t)n;
   return 0;
@@ -674,7 +674,7 @@ const roaring_bitmap_t *directory_attr_members(const directory *d, int slot, con
 
 size_t directory_memory_bytes(const directory *d) {
   size_t bytes = heap_cost(d) + heap_cost(d->tag_view);
-  bytes += (size_t)d->n_slots * sizeof *d->accounts;
+  bytes += (size_t)d->n_slots * sizeof(account *);
   bytes += d->account_heap_bytes;
   bytes += strmap_memory_bytes(&d->by_user_id);
   bytes += bitmap_memory_bytes(d->all);

@@ -84,7 +84,7 @@ static const char *retry_task_id(const retry_record *rec) {
 ** bytes the sender holds. */
 static void write_retry_key(char *out, const char *sender, uint32_t msg_random) {
   snprintf(out, RETRY_KEY_PREFIX + 1, "%08" PRIx32, msg_random);
-  strcpy(out + RETRY_KEY_PREFIX, sender);
+  memcpy(out + RETRY_KEY_PREFIX, sender, strlen(sender) + 1);
 }
 
 static size_t retry_key_len(const char *sender) { return RETRY_KEY_PREFIX + strlen(sender); }
@@ -154,8 +154,8 @@ static size_t lower_bound(const push_registry *r, uint64_t seq) {
 /* Doubles both arrays (the ring unrolled to start at 0). Nothing changes on failure. */
 static int grow(push_registry *r) {
   size_t cap = r->cap ? r->cap * 2 : RING_MIN_CAPACITY;
-  push **ring = malloc(cap * sizeof *ring);
-  push **by_task = realloc(r->by_task, cap * sizeof *by_task);
+  push **ring = malloc(cap * sizeof(push *));
+  push **by_task = realloc(r->by_task, cap * sizeof(push *));
   if (by_task)
     r->by_task = by_task;
   if (!ring || !by_task) {

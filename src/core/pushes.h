@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include <roaring/roaring.h>
 
-#define PUSH_RETRY_WINDOW_S (7 * 86400)
+#define PUSH_RETRY_WINDOW_S ((int64_t)7 * 86400)
 #define PUSH_TASK_ID_MAX 64
 
 typedef enum push_state {

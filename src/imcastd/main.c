@@ -98,8 +98,9 @@ static void resolve_key(config *cfg)
   if (cfg->key[0]) return;
   const char *env = getenv("IMCAST_KEY");
   if (env && *env) {
-    if (strlen(env) >= sizeof cfg->key) die_setup("IMCAST_KEY is longer than 255 bytes");
-    strcpy(cfg->key, env);
+    size_t len = strlen(env);
+    if (len >= sizeof cfg->key) die_setup("IMCAST_KEY is longer than 255 bytes");
+    memcpy(cfg->key, env, len + 1);
     return;
   }
   ensure_data_dir(cfg->data_dir);

@@ -33,7 +33,7 @@ ipcount *ipcount_new(void)
   ipcount *t = calloc(1, sizeof *t);
   if (!t) return NULL;
   t->n_buckets = 256;
-  t->buckets = calloc(t->n_buckets, sizeof *t->buckets);
+  t->buckets = calloc(t->n_buckets, sizeof(ip_entry *));
   if (!t->buckets) {
     free(t);
     return NULL;
@@ -63,7 +63,7 @@ static ip_entry **slot_of(const ipcount *t, const char *ip)
 static void grow(ipcount *t)
 {
   size_t n = t->n_buckets * 2;
-  ip_entry **fresh = calloc(n, sizeof *fresh);
+  ip_entry **fresh = calloc(n, sizeof(ip_entry *));
   if (!fresh) return;   /* longer chains, still correct */
   for (size_t i = 0; i < t->n_buckets; i++)
     for (ip_entry *e = t->buckets[i], *next; e; e = next) {

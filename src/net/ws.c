@@ -39,7 +39,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define WS_DEFAULT_MAX_MESSAGE (64 * 1024)
+#define WS_DEFAULT_MAX_MESSAGE ((size_t)64 * 1024)
 #define WS_DEFAULT_IDLE_MS 90000
 #define WS_MAX_CONTROL 125       /* RFC 6455 5.5: control payloads are at most 125 bytes */
 #define WS_MAX_HEAD 14           /* 2 + 8 (64-bit length) + 4 (mask key) */
@@ -48,7 +48,7 @@
 /* No pong is queued behind more unsent output than this: a peer that pings and never
 ** reads cannot make the server buffer pongs without bound. RFC 6455 5.5.3 lets an
 ** endpoint with pongs still unsent answer only some of the pings. */
-#define WS_MAX_PONG_BACKLOG (1024 * 1024)
+#define WS_MAX_PONG_BACKLOG ((size_t)1024 * 1024)
 
 enum {
   OP_CONT = 0x0,
@@ -177,6 +177,9 @@ static void send_close(ws_conn *ws, uint16_t code, const char *reason) {
     size_t rlen = reason ? reason_fit(reason, strlen(reason)) : 0;
     p[0] = (uint8_t)(code >> 8);
     p[1] = (uint8_t)code;
+    // A close payload (code, then reason
+    // bytes) sent with its length n; it is not a C string.
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result): see above
     if (rlen) memcpy(p + 2, reason, rlen);
     n = 2 + rlen;
   }

@@ -684,7 +684,7 @@ static const char *check_run_container(blob_reader *r, uint32_t cardinality) {
   uint32_t total = 0;
   int64_t previous_end = -1;
   for (uint32_t i = 0; i < n_runs; i++) {
-    uint32_t start = le16(at + 4 * i), extra = le16(at + 4 * i + 2);
+    uint32_t start = le16(at + (size_t)4 * i), extra = le16(at + (size_t)4 * i + 2);
     if ((int64_t)start <= previous_end || start + extra > 0xFFFFu)
       return "runs overlap, are out of order or leave the container";
     previous_end = start + extra;
@@ -708,7 +708,7 @@ static const char *check_array_container(blob_reader *r, uint32_t cardinality) {
   if (!take(r, (size_t)cardinality * 2, &at))
     return "truncated array container";
   for (uint32_t i = 1; i < cardinality; i++)
-    if (le16(at + 2 * i) <= le16(at + 2 * (i - 1)))
+    if (le16(at + (size_t)2 * i) <= le16(at + (size_t)2 * (i - 1)))
       return "array values out of order";
   return NULL;
 }
@@ -740,10 +740,11 @@ static const char *roaring_blob_problem(const unsigned char *buf, size_t len) {
     return "truncated offsets";
 
   for (uint32_t k = 0; k < n; k++) {
-    uint32_t key = le16(headers + 4 * k), cardinality = le16(headers + 4 * k + 2) + 1;
-    if (k > 0 && key <= le16(headers + 4 * (k - 1)))
+    uint32_t key = le16(headers + (size_t)4 * k);
+    uint32_t cardinality = le16(headers + (size_t)4 * k + 2) + 1;
+    if (k > 0 && key <= le16(headers + (size_t)4 * (k - 1)))
       return "container keys out of order";
-    if (offsets && le32(offsets + 4 * k) != r.pos)
+    if (offsets && le32(offsets + (size_t)4 * k) != r.pos)
       return "container offset does not match its position";
     bool is_run = has_runs && (run_flags[k / 8] >> (k % 8)) & 1;
     const char *why = is_run                           ? check_run_container(&r, cardinality)

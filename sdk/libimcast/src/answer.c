@@ -24,7 +24,9 @@ static void excerpt(char *out, size_t cap, const char *text, size_t len)
   size_t n = 0;
   for (size_t i = 0; i < len && n + 1 < cap && n < 120; i++) {
     unsigned char ch = (unsigned char)text[i];
-    out[n++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : ' ';
+    if (ch < 0x20 || ch >= 0x7f)
+      ch = ' ';
+    out[n++] = (char)ch;
   }
   out[n] = '\0';
 }
@@ -444,8 +446,9 @@ imcast_status sdk_parse_query_state(const json_t *root, imcast_query_state_resul
 
 /* ------------------------------------------------------------- result _free --- */
 
+/* `type` is a type name, which parentheses would not compile around. */
 #define DEFINE_RESULT_FREE(type)          \
-  void type##_free(type *r)               \
+  void type##_free(type *r) /* NOLINT(bugprone-macro-parentheses) */ \
   {                                       \
     if (r == NULL)                        \
       return;                             \

@@ -381,11 +381,14 @@ imcast_status imcast_call(imcast_client *c, const char *service, const char *com
 #define MEMBER "all_member_push"
 #define LOGIN "im_open_login_svc"
 
-/* The common start of a call: a usable err and a client. */
+/* The common start of a call: a usable err and a client. err is cleared first: the caller's
+** may be uninitialised, and call() reads err->status when a request builder returned NULL
+** (json_object() can do so without setting err). */
 #define BEGIN(c, err)                                                       \
   imcast_error local_err_;                                                  \
   if ((err) == NULL)                                                        \
     (err) = &local_err_;                                                    \
+  sdk_error_clear(err);                                                     \
   if ((c) == NULL)                                                          \
     return sdk_error_set((err), IMCAST_E_INVALID, "the client is NULL")
 

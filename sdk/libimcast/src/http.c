@@ -147,7 +147,7 @@ imcast_status sdk_http_post(sdk_http *h, const char *url, const char *body, size
   CURLcode rc = curl_easy_perform(h->curl);
   if (a.too_large) {
     free(a.data);
-    return sdk_error_set(err, IMCAST_E_PROTOCOL, "the answer is larger than %u bytes",
+    return sdk_error_set(err, IMCAST_E_PROTOCOL, "the answer is larger than %zu bytes",
                          SDK_MAX_ANSWER);
   }
   if (rc != CURLE_OK) {

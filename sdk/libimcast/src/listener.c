@@ -26,7 +26,7 @@
 #include "imcast_receiver.h"
 #include "sdk_internal.h"
 
-#define LISTENER_SIG_EXPIRE (30 * 86400)
+#define LISTENER_SIG_EXPIRE ((int64_t)30 * 86400)
 #define FIRST_BACKOFF_MS 500
 #define KICKED_CLOSE_CODE 4001
 

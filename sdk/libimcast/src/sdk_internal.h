@@ -113,7 +113,7 @@ typedef struct sdk_http_options {
 } sdk_http_options;
 
 /* Answers longer than this are refused (IMCAST_E_PROTOCOL). */
-#define SDK_MAX_ANSWER (64u * 1024 * 1024)
+#define SDK_MAX_ANSWER ((size_t)64 * 1024 * 1024)
 
 sdk_http *sdk_http_new(const sdk_http_options *opts, imcast_error *err);
 /* POSTs body to url on the kept connection. IMCAST_OK when an HTTP answer came back:
