@@ -514,7 +514,7 @@ static void on_housekeeping(uv_timer_t *t)
 int receivers_start(api *a, http_server *http)
 {
   unsigned ping = a->opts.ping_sec ? a->opts.ping_sec : DEFAULT_PING_SEC;
-  ws_options wo = {.max_message_bytes = 64 * 1024, .idle_timeout_ms = 3000ull * ping};
+  ws_options wo = {.max_message_bytes = (size_t)64 * 1024, .idle_timeout_ms = 3000ull * ping};
   a->online = sessions_new();
   a->ws = ws_server_new(http, &wo);
   if (!a->online || !a->ws) {

@@ -37,7 +37,7 @@
 #define CONN_MIN_COPY_BUF 512
 /* A TLS memory BIO that grew past this (a burst) is replaced once empty, so an idle TLS
 ** connection does not keep its peak buffer. */
-#define CONN_TLS_BIO_KEEP (16 * 1024)
+#define CONN_TLS_BIO_KEEP ((size_t)16 * 1024)
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
@@ -87,7 +87,7 @@ static int segq_push(segq *q, net_buf *b, uint32_t len) {
       q->n -= q->head;
       q->head = 0;
     } else {
-      uint32_t cap = q->heap ? q->cap * 2 : 8;
+      uint32_t cap = segq_cap(q) < 8 ? 8 : segq_cap(q) * 2; /* the inline one, then doubling */
       conn_seg *v = malloc(cap * sizeof *v);
       if (!v) return -1;
       memcpy(v, base, q->n * sizeof *v);
@@ -1016,7 +1016,7 @@ static void parallel_writes(conn_hub *hub) {
     if (!plain_write_only(c)) continue;
     if (n == hub->par_cap) {
       size_t cap = hub->par_cap ? hub->par_cap * 2 : 1024;
-      conn **grown = realloc(hub->par, cap * sizeof *grown);
+      conn **grown = realloc(hub->par, cap * sizeof(conn *));
       if (!grown) break; /* the serial pass writes the rest */
       hub->par = grown;
       hub->par_cap = cap;
