@@ -51,7 +51,7 @@ ratelimit *ratelimit_new(uint32_t per_second, size_t max_entries)
   ratelimit *rl = calloc(1, sizeof *rl);
   if (!rl) return NULL;
   rl->n_buckets = FIRST_BUCKETS;
-  rl->buckets = calloc(rl->n_buckets, sizeof *rl->buckets);
+  rl->buckets = calloc(rl->n_buckets, sizeof(rl_entry *));
   if (!rl->buckets) {
     free(rl);
     return NULL;
@@ -100,11 +100,23 @@ static void lru_push_hot(ratelimit *rl, rl_entry *e)
   rl->hottest = e;
 }
 
-static void forget(ratelimit *rl, rl_entry *e)
+/* Unhooks e from its bucket's chain (found by pointer: no string compares). */
+static void unchain(ratelimit *rl, rl_entry *e)
 {
-  rl_entry **p = slot_of(rl, e->ip);
-  *p = e->chain;
-  lru_unlink(rl, e);
+  rl_entry **p = &rl->buckets[hash_ip(e->ip, table_seed(rl)) & (rl->n_buckets - 1)];
+  while (*p && *p != e) p = &(*p)->chain;
+  if (*p) *p = e->chain;
+}
+
+/* Drops the least recently seen address (if any). */
+static void forget_coldest(ratelimit *rl)
+{
+  rl_entry *e = rl->coldest;
+  if (!e) return;
+  rl->coldest = e->newer;
+  if (rl->coldest) rl->coldest->older = NULL;
+  else rl->hottest = NULL;
+  unchain(rl, e);
   free(e);
   rl->n_entries--;
 }
@@ -112,13 +124,13 @@ static void forget(ratelimit *rl, rl_entry *e)
 /* Full buckets at the cold end are the same as no entry: dropping them costs nothing. */
 static void sweep(ratelimit *rl, uint64_t now)
 {
-  while (rl->coldest && rl->coldest->ready <= now) forget(rl, rl->coldest);
+  while (rl->coldest && rl->coldest->ready <= now) forget_coldest(rl);
 }
 
 static void grow(ratelimit *rl)
 {
   size_t n = rl->n_buckets * 2;
-  rl_entry **fresh = calloc(n, sizeof *fresh);
+  rl_entry **fresh = calloc(n, sizeof(rl_entry *));
   if (!fresh) return;   /* longer chains, still correct */
   for (rl_entry *e = rl->coldest; e; e = e->newer) {
     size_t b = hash_ip(e->ip, table_seed(rl)) & (n - 1);
@@ -133,7 +145,7 @@ static void grow(ratelimit *rl)
 /* A new address with one request counted; false when out of memory. */
 static bool remember(ratelimit *rl, const char *ip, uint64_t now)
 {
-  if (rl->n_entries >= rl->max_entries) forget(rl, rl->coldest);   /* see ratelimit.h */
+  if (rl->n_entries >= rl->max_entries) forget_coldest(rl);   /* see ratelimit.h */
   size_t len = strlen(ip) + 1;
   rl_entry *e = malloc(sizeof *e + len);
   if (!e) return false;
