@@ -74,7 +74,7 @@ static pid_t spawn(char *const argv[], char *const extra_env[], int *out_fd)
   while (environ[n_env]) n_env++;
   while (extra_env && extra_env[n_extra]) n_extra++;
   char **env = xcalloc(n_env + n_extra + 1, sizeof *env);
-  memcpy(env, extra_env, n_extra * sizeof *env);
+  if (n_extra) memcpy(env, extra_env, n_extra * sizeof *env);
   memcpy(env + n_extra, environ, n_env * sizeof *env);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -121,8 +121,11 @@ static wrk_result run_wrk(const bench_opts *o, const char *what, const char *bas
   char *out = xmalloc(cap);
   ssize_t n;
   for (;;) {
-    if (len + 1 == cap) out = realloc(out, cap *= 2);
-    if (!out) die("out of memory");
+    if (len + 1 == cap) {
+      char *grown = realloc(out, cap *= 2);
+      if (!grown) die("out of memory");
+      out = grown;
+    }
     n = read(fd, out + len, cap - len - 1);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
@@ -210,19 +213,20 @@ static int nginx_start(nginx *n, const char *bin)
   snprintf(errlog, sizeof errlog, "%s/error.log", n->dir);
   FILE *f = fopen(conf, "w");
   if (!f) die("cannot write %s", conf);
+  const char *d = n->dir;
   fprintf(f,
           "daemon off;\nmaster_process off;\nworker_processes 1;\n"
-          "pid %1$s/nginx.pid;\nerror_log %1$s/error.log warn;\n"
+          "pid %s/nginx.pid;\nerror_log %s/error.log warn;\n"
           "events { worker_connections 4096; }\n"
           "http {\n"
           "  access_log off;\n  default_type application/json;\n"
           "  keepalive_requests 1000000000;\n  keepalive_timeout 75s;\n"
-          "  client_body_temp_path %1$s/body;\n  proxy_temp_path %1$s/proxy;\n"
-          "  fastcgi_temp_path %1$s/fastcgi;\n  uwsgi_temp_path %1$s/uwsgi;\n"
-          "  scgi_temp_path %1$s/scgi;\n"
-          "  server {\n    listen 127.0.0.1:%2$d;\n"
+          "  client_body_temp_path %s/body;\n  proxy_temp_path %s/proxy;\n"
+          "  fastcgi_temp_path %s/fastcgi;\n  uwsgi_temp_path %s/uwsgi;\n"
+          "  scgi_temp_path %s/scgi;\n"
+          "  server {\n    listen 127.0.0.1:%d;\n"
           "    location / { return 200 '{}'; }\n  }\n}\n",
-          n->dir, n->port);
+          d, d, d, d, d, d, d, n->port);
   fclose(f);
   char *argv[] = {(char *)bin, "-p", n->dir, "-c", conf, "-e", errlog, NULL};
   n->pid = spawn(argv, NULL, NULL);
@@ -416,8 +420,8 @@ int mode_rest(const bench_opts *o)
   double accounts = audience && strstr(audience, "\"accounts\":")
                         ? strtod(strstr(audience, "\"accounts\":") + 11, NULL) : -1;
   free(audience);
-  fprintf(stderr, "imcast-bench: prepared %u + %u accounts in %.1f s; the server holds %.0f\n",
-          100, threads * WRITE_ACCOUNTS, ms_between(t0, now_ns()) / 1000, accounts);
+  fprintf(stderr, "imcast-bench: prepared 100 + %u accounts in %.1f s; the server holds %.0f\n",
+          threads * WRITE_ACCOUNTS, ms_between(t0, now_ns()) / 1000, accounts);
 
   /* Environment entries of the scripts. */
   char e_get_path[sizeof path_get + 16], e_get_body[sizeof get_body + 16],
