@@ -1,50 +1,28 @@
 #!/usr/bin/env python3
-"""REST throughput of imcastd measured with wrk, and memory at scale.
+"""Memory at scale: a bulk load of tagged accounts through the API, and imcastd's RSS.
 
-  bench/rest.py [--imcastd build/imcastd] [--seconds 10] [--accounts 1000000]
+  bench/rest.py [--imcastd build/imcastd] [--accounts 1000000]
 
-Starts imcastd on a free port with a temporary data folder, then:
-  1. im_get_tag naming 10 accounts (each with 3 tags)        -> requests/s (wrk)
-  2. im_add_tag for 100 accounts x 1 tag, alternating with im_remove_tag so that
-     every request really writes 100 rows                    -> requests/s (wrk)
-  3. bulk-loads --accounts accounts with 3 tags each through the API
-     (multiaccount_import + im_add_tag, 100 accounts a call) -> load rate, RSS per account
-Prints one table. Needs wrk (scripts/install-deps installs it).
+Starts imcastd on a free port with a temporary data folder, then bulk-loads --accounts
+accounts with 3 tags each through the API (multiaccount_import + im_add_tag, 100 accounts a
+call, one call at a time from Python) -> load rate, RSS per account. Prints one table.
+REST requests/s (wrk, with an nginx ceiling) is `imcast-bench rest` (bench/src/mode_rest.c).
 """
 import argparse
-import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-from imcast_harness import Server, usersig  # noqa: E402
+from imcast_harness import Server  # noqa: E402
 
 
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
-
-
-def call_path(srv, command_path):
-    sig = usersig(srv.key, srv.sdkappid, "administrator")
-    return "/v4/%s?sdkappid=%d&identifier=administrator&usersig=%s&random=1&contenttype=json" % (
-        command_path, srv.sdkappid, sig)
-
-
-def wrk(srv, command_path, body, seconds, script="call.lua", connections=32, threads=2):
-    env = dict(os.environ, IMCAST_PATH=call_path(srv, command_path), IMCAST_BODY=json.dumps(body))
-    out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % seconds,
-                          "--latency", "-s", os.path.join(HERE, "wrk", script),
-                          "http://127.0.0.1:%d" % srv.port], env=env, check=True,
-                         capture_output=True, text=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p99 = re.search(r"99%\s+([\d.]+\w+)", out).group(1)
-    return rps, p99
 
 
 def bulk_load(srv, client, n, batch=100):
@@ -62,7 +40,6 @@ def bulk_load(srv, client, n, batch=100):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--imcastd", default=os.path.join(HERE, "..", "build", "imcastd"))
-    ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--accounts", type=int, default=1000000)
     args = ap.parse_args()
 
@@ -71,18 +48,7 @@ def main():
         srv.start()
         try:
             c = srv.client
-            users = ["bench%03d" % i for i in range(100)]
-            c.ok("im_open_login_svc", "multiaccount_import", {"Accounts": users})
-            c.ok("all_member_push", "im_add_tag",
-                 {"UserTags": [{"To_Account": u, "Tags": ["a", "b", "c"]} for u in users]})
             rows = []
-            rps, p99 = wrk(srv, "all_member_push/im_get_tag", {"To_Account": users[:10]}, args.seconds)
-            rows.append(("im_get_tag, 10 accounts", "%.0f req/s" % rps, "p99 " + p99))
-            add = {"UserTags": [{"To_Account": u, "Tags": ["t"]} for u in users]}
-            rps, p99 = wrk(srv, "all_member_push/im_add_tag", add, args.seconds, "tag_write.lua")
-            rows.append(("im_add_tag/im_remove_tag, 100 accounts x 1 tag", "%.0f req/s" % rps,
-                         "p99 " + p99))
-
             base = rss_kib(srv.proc.pid)
             secs = bulk_load(srv, c, args.accounts)
             rss = rss_kib(srv.proc.pid)

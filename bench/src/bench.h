@@ -9,6 +9,8 @@
 **   login-storm  N offline accounts with P pending pushes log in at once: logins/s
 **   idle         N idle receivers: the server's RSS growth per connection
 **   load         bulk-import N accounts, then time im_push to all of them (offline)
+**   rest         REST requests/s and p99 with wrk (im_get_tag, im_add_tag, im_push) and the
+**                same wrk against an nginx answering '{}' (the machine's HTTP ceiling)
 **
 ** Every mode prints one machine-readable line (`mode=... key=value ...`) and a short human
 ** summary. Times are taken with uv_hrtime() (CLOCK_MONOTONIC), comparable across the
@@ -53,6 +55,7 @@ typedef struct bench_opts {
   bool no_ack;              /* receivers do not Ack (imcast) */
   int ack_delay_ms;         /* a receiver Acks this long after its first unacked Msg (0: each loop turn) */
   uint32_t run;             /* random id of this run, carried in every payload */
+  uint32_t seconds, connections, threads;   /* rest: wrk's -d, -c, -t (10, 32, 2) */
 } bench_opts;
 
 /* Modes (mode_*.c). Each returns the process exit status. */
@@ -60,6 +63,7 @@ int mode_fanout(const bench_opts *o);
 int mode_login_storm(const bench_opts *o);
 int mode_idle(const bench_opts *o);
 int mode_load(const bench_opts *o);
+int mode_rest(const bench_opts *o);
 
 /* util.c */
 uint64_t now_ns(void);                        /* uv_hrtime() */

@@ -20,6 +20,8 @@ static void usage(FILE *f)
     "  login-storm  --accounts N --pending P: N offline accounts with P pushes pending log in\n"
     "  idle         --receivers N [--pid PID]: the server's RSS growth per idle connection\n"
     "  load         --accounts N [--pushes 20]: bulk import, then time im_push to all (offline)\n"
+  "  rest         [--seconds 10] [--connections 32] [--threads 2]: REST requests/s and p99 with\n"
+  "               wrk (im_get_tag, im_add_tag, im_push), and an nginx answering '{}' (ceiling)\n"
     "\n"
     "target:\n"
     "  --url http://127.0.0.1:PORT   imcastd (default target)\n"
@@ -59,6 +61,7 @@ enum {
   O_ACCOUNTS, O_PUSHES, O_BURST, O_PENDING, O_PAYLOAD, O_TAGS, O_LIFETIME, O_PREFIX, O_PID,
   O_PROCS, O_SRC, O_WINDOW, O_TIMEOUT, O_GAP, O_PING, O_NOACK, O_ACKDELAY, O_HELP
 };
+enum { O_SECONDS = 512, O_CONNECTIONS, O_THREADS };   /* rest */
 
 static const struct option long_opts[] = {
   {"url", 1, 0, O_URL}, {"key", 1, 0, O_KEY}, {"sdkappid", 1, 0, O_SDKAPPID},
@@ -69,7 +72,9 @@ static const struct option long_opts[] = {
   {"prefix", 1, 0, O_PREFIX}, {"pid", 1, 0, O_PID}, {"procs", 1, 0, O_PROCS},
   {"src-addrs", 1, 0, O_SRC}, {"window", 1, 0, O_WINDOW}, {"timeout-ms", 1, 0, O_TIMEOUT},
   {"gap-ms", 1, 0, O_GAP}, {"ping-ms", 1, 0, O_PING}, {"no-ack", 0, 0, O_NOACK}, {"ack-delay-ms", 1, 0, O_ACKDELAY},
-  {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+  {"help", 0, 0, O_HELP},
+  {"seconds", 1, 0, O_SECONDS}, {"connections", 1, 0, O_CONNECTIONS}, {"threads", 1, 0, O_THREADS},
+  {0, 0, 0, 0}};
 
 static uint64_t number(const char *name, const char *text, uint64_t max)
 {
@@ -128,6 +133,9 @@ static void set_option(bench_opts *o, int c, const char *arg, bool *pushes_set, 
   case O_PING: o->ping_ms = (int)number("ping-ms", arg, 3600000); break;
   case O_NOACK: o->no_ack = true; break;
   case O_ACKDELAY: o->ack_delay_ms = (int)number("ack-delay-ms", arg, 60000); break;
+  case O_SECONDS: o->seconds = (uint32_t)number("seconds", arg, 86400); break;
+  case O_CONNECTIONS: o->connections = (uint32_t)number("connections", arg, 10000); break;
+  case O_THREADS: o->threads = (uint32_t)number("threads", arg, 64); break;
   case O_HELP: usage(stdout); exit(0);
   default: usage(stderr); exit(2);
   }
@@ -194,6 +202,7 @@ int main(int argc, char **argv)
     if (!o.accounts) die("load needs --accounts N");
     return mode_load(&o);
   }
+  if (!strcmp(o.mode, "rest")) return mode_rest(&o);
   usage(stderr);
   return 2;
 }
