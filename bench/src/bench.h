@@ -64,6 +64,7 @@ int mode_login_storm(const bench_opts *o);
 int mode_idle(const bench_opts *o);
 int mode_load(const bench_opts *o);
 int mode_rest(const bench_opts *o);
+int mode_audience(const bench_opts *o, bool use_redis);   /* mode_audience.c */
 
 /* util.c */
 uint64_t now_ns(void);                        /* uv_hrtime() */

@@ -22,6 +22,9 @@ static void usage(FILE *f)
     "  load         --accounts N [--pushes 20]: bulk import, then time im_push to all (offline)\n"
   "  rest         [--seconds 10] [--connections 32] [--threads 2]: REST requests/s and p99 with\n"
   "               wrk (im_get_tag, im_add_tag, im_push), and an nginx answering '{}' (ceiling)\n"
+    "  audience     [--accounts N] [--tags T] [--redis HOST:PORT]: the audience function in\n"
+    "               process on N accounts (10M) with T Zipf tags (5) and 3 attributes each,\n"
+    "               against the same sets in Redis (with --redis or --target redis)\n"
     "\n"
     "target:\n"
     "  --url http://127.0.0.1:PORT   imcastd (default target)\n"
@@ -97,6 +100,8 @@ static void mode_defaults(bench_opts *o, bool pushes_set, bool lifetime_set)
   if (!lifetime_set) o->lifetime = !strcmp(m, "load") ? 3600 : 0;
 }
 
+static bool redis_given;   /* audience: compare with Redis */
+
 static void set_option(bench_opts *o, int c, const char *arg, bool *pushes_set, bool *lifetime_set)
 {
   switch (c) {
@@ -111,6 +116,7 @@ static void set_option(bench_opts *o, int c, const char *arg, bool *pushes_set, 
     o->target = strcmp(arg, "redis") ? TARGET_IMCAST : TARGET_REDIS;
     break;
   case O_REDIS:
+    redis_given = true;
     if (parse_host_port(arg, o->redis_host, sizeof o->redis_host, &o->redis_port) != 0)
       die("bad --redis %s", arg);
     break;
@@ -161,7 +167,8 @@ static void parse(bench_opts *o, int argc, char **argv)
   if (optind < argc - 1) die("unexpected argument '%s'", argv[optind + 1]);
   mode_defaults(o, pushes_set, lifetime_set);
   o->run = rand32();
-  if (o->target == TARGET_IMCAST && !o->key) die("--key (or $IMCAST_KEY) is needed");
+  if (o->target == TARGET_IMCAST && !o->key && strcmp(o->mode, "audience"))
+    die("--key (or $IMCAST_KEY) is needed");
   if (!o->burst) o->burst = 1;
   if (!o->window) o->window = 1;
 }
@@ -203,6 +210,10 @@ int main(int argc, char **argv)
     return mode_load(&o);
   }
   if (!strcmp(o.mode, "rest")) return mode_rest(&o);
+  if (!strcmp(o.mode, "audience")) {
+    if (!o.accounts) o.accounts = 10000000;
+    return mode_audience(&o, redis_given || o.target == TARGET_REDIS);
+  }
   usage(stderr);
   return 2;
 }
