@@ -167,7 +167,7 @@ static void parse(bench_opts *o, int argc, char **argv)
   if (optind < argc - 1) die("unexpected argument '%s'", argv[optind + 1]);
   mode_defaults(o, pushes_set, lifetime_set);
   o->run = rand32();
-  if (o->target == TARGET_IMCAST && !o->key && strcmp(o->mode, "audience"))
+  if (o->target == TARGET_IMCAST && !o->key && strcmp(o->mode, "audience") != 0)
     die("--key (or $IMCAST_KEY) is needed");
   if (!o->burst) o->burst = 1;
   if (!o->window) o->window = 1;

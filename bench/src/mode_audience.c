@@ -41,7 +41,7 @@
 #define AUD_SLOTS 3
 #define AUD_REPS 20
 #define AUD_SADD_MEMBERS 1000
-#define AUD_BATCH_BYTES (1u << 20)
+#define AUD_BATCH_BYTES ((size_t)1 << 20)
 #define AUD_REPLY_TIMEOUT_MS 600000
 
 static const uint32_t attr_pool[AUD_SLOTS] = {2, 30, 300};
@@ -262,7 +262,8 @@ static size_t put_bulk(char *out, const char *text, size_t len)
 {
   size_t n = (size_t)sprintf(out, "$%zu\r\n", len);
   memcpy(out + n, text, len);
-  memcpy(out + n + len, "\r\n", 2);
+  out[n + len] = '\r';
+  out[n + len + 1] = '\n';
   return n + len + 2;
 }
 
