@@ -2,7 +2,9 @@
 ** directory.c — the accounts, their tags and attributes, and the bitmap index over them.
 **
 ** Layout, chosen for the goal of <= 100 bytes per account at 10M accounts:
-**   accounts[uid]  one pointer per uid ever seen; NULL where there is no account.
+**   accounts[uid]  one pointer per uid below next_uid; NULL where there is no account.
+**                  The array grows by half, and its unused tail is never written, so the
+**                  kernel gives it no pages: 8 resident bytes per uid, not 12.
 **   account block  one malloc per live account: a 4-byte header, the UserID, then 4-byte
 **                  ids: one per attribute the account has (in slot order), then room for
 **                  tag_cap tag ids (the first n_tags used, in the order they were added).
@@ -268,7 +270,7 @@ static unsigned grown_tag_cap(unsigned n_tags) {
 
 struct directory {
   account **accounts; /* uid → block, NULL where there is no account */
-  uint32_t n_slots;   /* length of accounts[]; every entry initialised */
+  uint32_t n_slots;   /* length of accounts[]; entries from next_uid on are not set */
   uint32_t next_uid;  /* one more than the largest uid ever added */
   size_t n_accounts;
   size_t account_heap_bytes;
@@ -288,7 +290,7 @@ static const char *user_id_key_of(const void *ctx, uint32_t uid) {
 }
 
 static account *account_of(const directory *d, uint32_t uid) {
-  return uid < d->n_slots ? d->accounts[uid] : NULL;
+  return uid < d->next_uid ? d->accounts[uid] : NULL;
 }
 
 static bool slot_is_valid(int slot) { return slot >= 0 && slot < DIR_ATTR_SLOTS; }
@@ -374,7 +376,7 @@ directory *directory_new(void) {
 void directory_free(directory *d) {
   if (!d)
     return;
-  for (uint32_t uid = 0; uid < d->n_slots; uid++)
+  for (uint32_t uid = 0; uid < d->next_uid; uid++)
     free(d->accounts[uid]);
   free(d->accounts);
   strmap_destroy(&d->by_user_id);
@@ -408,7 +410,6 @@ static int ensure_uid_slot(directory *d, uint32_t uid) {
   account **grown = realloc(d->accounts, (size_t)n * sizeof(account *));
   if (!grown)
     return -ENOMEM;
-  memset(grown + d->n_slots, 0, ((size_t)n - d->n_slots) * sizeof(account *));
   d->accounts = grown;
   d->n_slots = (uint32_t)n;
   return 0;
@@ -433,6 +434,8 @@ int directory_add_account(directory *d, uint32_t uid, const char *user_id) {
     return -EEXIST;
   if (ensure_uid_slot(d, uid) != 0)
     return -ENOMEM;
+  if (uid > d->next_uid) /* a gap (accounts deleted before a restart): no accounts there */
+    memset(d->accounts + d->next_uid, 0, (size_t)(uid - d->next_uid) * sizeof(account *));
   account *a = account_new(user_id);
   if (!a)
     return -ENOMEM;
@@ -674,7 +677,7 @@ const roaring_bitmap_t *directory_attr_members(const directory *d, int slot, con
 
 size_t directory_memory_bytes(const directory *d) {
   size_t bytes = heap_cost(d) + heap_cost(d->tag_view);
-  bytes += (size_t)d->n_slots * sizeof(account *);
+  bytes += (size_t)d->next_uid * sizeof(account *);   /* the tail is never touched */
   bytes += d->account_heap_bytes;
   bytes += strmap_memory_bytes(&d->by_user_id);
   bytes += bitmap_memory_bytes(d->all);
