@@ -2,6 +2,7 @@
 ** ipcount.c — per-address connection counts. See ipcount.h.
 */
 #include "net/ipcount.h"
+#include "net/iphash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +18,6 @@ struct ipcount {
   size_t n_buckets;     /* power of two */
   size_t n_entries;
 };
-
-/* Seeded per table so that peers cannot aim at one bucket. */
-static uint64_t hash_ip(const char *ip, uint64_t seed)
-{
-  uint64_t h = 1469598103934665603ULL ^ seed;
-  for (; *ip; ip++) h = (h ^ (unsigned char)*ip) * 1099511628211ULL;
-  return h ^ (h >> 29);
-}
-
-static uint64_t table_seed(const ipcount *t) { return (uint64_t)(uintptr_t)t * 0x9E3779B97F4A7C15ULL; }
 
 ipcount *ipcount_new(void)
 {
@@ -55,7 +46,7 @@ void ipcount_free(ipcount *t)
 
 static ip_entry **slot_of(const ipcount *t, const char *ip)
 {
-  ip_entry **p = &t->buckets[hash_ip(ip, table_seed(t)) & (t->n_buckets - 1)];
+  ip_entry **p = &t->buckets[ip_hash(ip, t) & (t->n_buckets - 1)];
   while (*p && strcmp((*p)->ip, ip) != 0) p = &(*p)->next;
   return p;
 }
@@ -68,7 +59,7 @@ static void grow(ipcount *t)
   for (size_t i = 0; i < t->n_buckets; i++)
     for (ip_entry *e = t->buckets[i], *next; e; e = next) {
       next = e->next;
-      size_t b = hash_ip(e->ip, table_seed(t)) & (n - 1);
+      size_t b = ip_hash(e->ip, t) & (n - 1);
       e->next = fresh[b];
       fresh[b] = e;
     }

@@ -9,6 +9,7 @@
 ** intervals <= + 1 s), so the sweep from the cold end keeps only the last second's peers.
 */
 #include "net/ratelimit.h"
+#include "net/iphash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,19 +32,6 @@ struct ratelimit {
   uint64_t interval_ns;            /* what one request costs */
   uint64_t tolerance_ns;           /* how far ahead of now `ready` may be: the burst */
 };
-
-/* Seeded per table so that peers cannot aim at one bucket. */
-static uint64_t hash_ip(const char *ip, uint64_t seed)
-{
-  uint64_t h = 1469598103934665603ULL ^ seed;
-  for (; *ip; ip++) h = (h ^ (unsigned char)*ip) * 1099511628211ULL;
-  return h ^ (h >> 29);
-}
-
-static uint64_t table_seed(const ratelimit *rl)
-{
-  return (uint64_t)(uintptr_t)rl * 0x9E3779B97F4A7C15ULL;
-}
 
 ratelimit *ratelimit_new(uint32_t per_second, size_t max_entries)
 {
@@ -77,7 +65,7 @@ size_t ratelimit_entries(const ratelimit *rl) { return rl->n_entries; }
 
 static rl_entry **slot_of(const ratelimit *rl, const char *ip)
 {
-  rl_entry **p = &rl->buckets[hash_ip(ip, table_seed(rl)) & (rl->n_buckets - 1)];
+  rl_entry **p = &rl->buckets[ip_hash(ip, rl) & (rl->n_buckets - 1)];
   while (*p && strcmp((*p)->ip, ip) != 0) p = &(*p)->chain;
   return p;
 }
@@ -103,7 +91,7 @@ static void lru_push_hot(ratelimit *rl, rl_entry *e)
 /* Unhooks e from its bucket's chain (found by pointer: no string compares). */
 static void unchain(ratelimit *rl, rl_entry *e)
 {
-  rl_entry **p = &rl->buckets[hash_ip(e->ip, table_seed(rl)) & (rl->n_buckets - 1)];
+  rl_entry **p = &rl->buckets[ip_hash(e->ip, rl) & (rl->n_buckets - 1)];
   while (*p && *p != e) p = &(*p)->chain;
   if (*p) *p = e->chain;
 }
@@ -133,7 +121,7 @@ static void grow(ratelimit *rl)
   rl_entry **fresh = calloc(n, sizeof(rl_entry *));
   if (!fresh) return;   /* longer chains, still correct */
   for (rl_entry *e = rl->coldest; e; e = e->newer) {
-    size_t b = hash_ip(e->ip, table_seed(rl)) & (n - 1);
+    size_t b = ip_hash(e->ip, rl) & (n - 1);
     e->chain = fresh[b];
     fresh[b] = e;
   }
