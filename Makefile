@@ -44,9 +44,9 @@ clean:
 
 # Fuzzing (clang + libFuzzer, ASan + UBSan; fuzz/README.md). Needs clang and libclang-rt-dev.
 #   make fuzz         each fuzz/fuzz_*.c target for FUZZ_SECONDS (default 300)
-#   make fuzz-smoke   each target for FUZZ_SMOKE_SECONDS (default 3) from its seeds: ~30 s
+#   make fuzz-smoke   each target for FUZZ_SMOKE_SECONDS (default 30) from its seeds: ~3.5 min
 FUZZ_SECONDS ?= 300
-FUZZ_SMOKE_SECONDS ?= 3
+FUZZ_SMOKE_SECONDS ?= 30
 .PHONY: fuzz-build fuzz fuzz-smoke
 fuzz-build: deps
 	@cmake -S fuzz -B build-fuzz -DCMAKE_C_COMPILER=clang -DIMCAST_ROOT=$(CURDIR) >/dev/null
