@@ -35,8 +35,9 @@ test-asan: build-asan
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
-# The whole suite: unit + end-to-end tests, again under ASan+UBSan, then every fuzz target
-# for a few seconds from its seeds (regressions of the fuzzers' finds are unit tests too).
+# The whole suite: unit + end-to-end tests, again under ASan+UBSan, every fuzz target for
+# 30 s from its seeds (regressions of the fuzzers' finds are unit tests too), cppcheck and
+# clang-tidy, and the unit tests under valgrind.
 test: test-release test-asan fuzz-smoke lint test-valgrind
 
 clean:
