@@ -5,7 +5,8 @@
 **   accounts[uid]  one pointer per uid below next_uid; NULL where there is no account.
 **                  The array grows by half, and its unused tail is never written, so the
 **                  kernel gives it no pages: 8 resident bytes per uid, not 12.
-**   account block  one malloc per live account: a 4-byte header, the UserID, then 4-byte
+**   account block  one per live account, from a blockpool (no malloc header, 4-byte
+**                  granularity; its size is always computable from its fields): a 4-byte header, the UserID, then 4-byte
 **                  ids: one per attribute the account has (in slot order), then room for
 **                  tag_cap tag ids (the first n_tags used, in the order they were added).
 **                  An account with no tags and no attributes is header + UserID only.
@@ -32,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/blockpool.h"
 #include "core/strmap.h"
 
 _Static_assert(DIR_MAX_TAGS <= UINT8_MAX, "tag counts are kept in a byte");
@@ -273,7 +275,7 @@ struct directory {
   uint32_t n_slots;   /* length of accounts[]; entries from next_uid on are not set */
   uint32_t next_uid;  /* one more than the largest uid ever added */
   size_t n_accounts;
-  size_t account_heap_bytes;
+  blockpool blocks;   /* the account blocks */
   strmap by_user_id;
   roaring_bitmap_t *all;
   intern_pool tags;
@@ -295,22 +297,21 @@ static account *account_of(const directory *d, uint32_t uid) {
 
 static bool slot_is_valid(int slot) { return slot >= 0 && slot < DIR_ATTR_SLOTS; }
 
-/* Reallocates uid's block; on failure the block is untouched. */
-static int account_realloc(directory *d, uint32_t uid, size_t size) {
-  account *old = d->accounts[uid];
-  size_t old_cost = heap_cost(old);
-  account *a = realloc(old, size);
+/* Resizes uid's block from old_size (what it was allocated with) to size; on failure the
+** block is untouched. */
+static int account_realloc(directory *d, uint32_t uid, size_t old_size, size_t size) {
+  account *a = blockpool_resize(&d->blocks, d->accounts[uid], old_size, size);
   if (!a)
     return -ENOMEM;
-  d->account_heap_bytes = d->account_heap_bytes - old_cost + heap_cost(a);
   d->accounts[uid] = a;
   return 0;
 }
 
-/* Gives back the block's unused tail. Shrinking cannot really fail; if it did, the block
-** would stay valid, just larger than needed. */
-static void account_shrink_to_fit(directory *d, uint32_t uid) {
-  (void)account_realloc(d, uid, account_size(d->accounts[uid]));
+/* Gives back the block's unused tail; old_size is its size before the caller shrank its
+** fields. If that fails (no memory for the smaller block), the block stays where it is
+** and is later handed back under its new, smaller size: safe, a few bytes lost. */
+static void account_shrink_to_fit(directory *d, uint32_t uid, size_t old_size) {
+  (void)account_realloc(d, uid, old_size, account_size(d->accounts[uid]));
 }
 
 static int account_reserve_tag(directory *d, uint32_t uid) {
@@ -319,7 +320,8 @@ static int account_reserve_tag(directory *d, uint32_t uid) {
     return 0;
   unsigned cap = grown_tag_cap(a->n_tags);
   /* The tag ids are last in the block, so growing moves nothing. */
-  int rc = account_realloc(d, uid, block_size(strlen(a->user_id), attr_count(a), cap));
+  int rc = account_realloc(d, uid, account_size(a),
+                           block_size(strlen(a->user_id), attr_count(a), cap));
   if (rc)
     return rc;
   d->accounts[uid]->tag_cap = (uint8_t)cap;
@@ -327,7 +329,8 @@ static int account_reserve_tag(directory *d, uint32_t uid) {
 }
 
 static int account_insert_attr(directory *d, uint32_t uid, int slot, uint32_t value_id) {
-  int rc = account_realloc(d, uid, account_size(d->accounts[uid]) + sizeof(uint32_t));
+  size_t old_size = account_size(d->accounts[uid]);
+  int rc = account_realloc(d, uid, old_size, old_size + sizeof(uint32_t));
   if (rc)
     return rc;
   account *a = d->accounts[uid];
@@ -341,11 +344,12 @@ static int account_insert_attr(directory *d, uint32_t uid, int slot, uint32_t va
 
 static void account_erase_attr(directory *d, uint32_t uid, int slot) {
   account *a = d->accounts[uid];
+  size_t old_size = account_size(a);
   uint32_t *ids = attr_ids(a);
   unsigned k = attr_index(a, slot);
   memmove(ids + k, ids + k + 1, (attr_count(a) - k - 1 + a->n_tags) * sizeof *ids);
   a->attr_slots &= (uint16_t)~(1u << slot);
-  account_shrink_to_fit(d, uid);
+  account_shrink_to_fit(d, uid, old_size);
 }
 
 static int account_tag_index(const account *a, uint32_t tag_id) {
@@ -361,6 +365,7 @@ directory *directory_new(void) {
   if (!d)
     return NULL;
   strmap_init(&d->by_user_id, user_id_key_of, d);
+  blockpool_init(&d->blocks);
   pool_init(&d->tags);
   for (int s = 0; s < DIR_ATTR_SLOTS; s++)
     pool_init(&d->attr_values[s]);
@@ -377,7 +382,9 @@ void directory_free(directory *d) {
   if (!d)
     return;
   for (uint32_t uid = 0; uid < d->next_uid; uid++)
-    free(d->accounts[uid]);
+    if (d->accounts[uid])
+      blockpool_free(&d->blocks, d->accounts[uid], account_size(d->accounts[uid]));
+  blockpool_destroy(&d->blocks);
   free(d->accounts);
   strmap_destroy(&d->by_user_id);
   if (d->all)
@@ -415,9 +422,9 @@ static int ensure_uid_slot(directory *d, uint32_t uid) {
   return 0;
 }
 
-static account *account_new(const char *user_id) {
+static account *account_new(directory *d, const char *user_id) {
   size_t len = strlen(user_id);
-  account *a = malloc(block_size(len, 0, 0));
+  account *a = blockpool_alloc(&d->blocks, block_size(len, 0, 0));
   if (!a)
     return NULL;
   a->n_tags = 0;
@@ -436,16 +443,15 @@ int directory_add_account(directory *d, uint32_t uid, const char *user_id) {
     return -ENOMEM;
   if (uid > d->next_uid) /* a gap (accounts deleted before a restart): no accounts there */
     memset(d->accounts + d->next_uid, 0, (size_t)(uid - d->next_uid) * sizeof(account *));
-  account *a = account_new(user_id);
+  account *a = account_new(d, user_id);
   if (!a)
     return -ENOMEM;
   d->accounts[uid] = a;
   if (strmap_put(&d->by_user_id, a->user_id, uid) != 0) {
     d->accounts[uid] = NULL;
-    free(a);
+    blockpool_free(&d->blocks, a, account_size(a));
     return -ENOMEM;
   }
-  d->account_heap_bytes += heap_cost(a);
   roaring_bitmap_add(d->all, uid);
   /* Imported accounts get consecutive uids: as each roaring container (65,536 uids) fills,
   ** turn `all` into runs, so that a push to every account copies and stores a few bytes
@@ -485,8 +491,7 @@ int directory_remove_account(directory *d, uint32_t uid) {
   leave_all_attrs(d, uid);
   strmap_remove(&d->by_user_id, a->user_id);
   roaring_bitmap_remove(d->all, uid);
-  d->account_heap_bytes -= heap_cost(a);
-  free(a);
+  blockpool_free(&d->blocks, a, account_size(a));
   d->accounts[uid] = NULL;
   d->n_accounts--;
   return 0;
@@ -560,8 +565,9 @@ int directory_remove_tag(directory *d, uint32_t uid, const char *tag) {
   a->n_tags--;
   pool_remove_member(&d->tags, id, uid);
   if (a->n_tags * 2u <= a->tag_cap) {
+    size_t old_size = account_size(a);
     a->tag_cap = a->n_tags;
-    account_shrink_to_fit(d, uid);
+    account_shrink_to_fit(d, uid, old_size);
   }
   return 1;
 }
@@ -572,8 +578,9 @@ int directory_remove_all_tags(directory *d, uint32_t uid) {
     return -ENOENT;
   int removed = a->n_tags;
   leave_all_tags(d, uid);
+  size_t old_size = account_size(a);
   a->tag_cap = 0;
-  account_shrink_to_fit(d, uid);
+  account_shrink_to_fit(d, uid, old_size);
   return removed;
 }
 
@@ -678,7 +685,7 @@ const roaring_bitmap_t *directory_attr_members(const directory *d, int slot, con
 size_t directory_memory_bytes(const directory *d) {
   size_t bytes = heap_cost(d) + heap_cost(d->tag_view);
   bytes += (size_t)d->next_uid * sizeof(account *);   /* the tail is never touched */
-  bytes += d->account_heap_bytes;
+  bytes += blockpool_held_bytes(&d->blocks);
   bytes += strmap_memory_bytes(&d->by_user_id);
   bytes += bitmap_memory_bytes(d->all);
   bytes += pool_memory_bytes(&d->tags);
