@@ -196,39 +196,18 @@ static qstat time_imcast(const directory *d, int q)
 
 /* ---------------------------------------------------------------- Redis */
 
-/* Writes one command of argc arguments. */
+/* Writes one command; a failed write ends the run. */
 static void cmd_send(bconn *c, int argc, const char *const *argv)
 {
-  char buf[1024];
-  size_t len = (size_t)snprintf(buf, sizeof buf, "*%d\r\n", argc);
-  for (int i = 0; i < argc; i++)
-    len += (size_t)snprintf(buf + len, sizeof buf - len, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
-  if (len >= sizeof buf || bconn_write2(c, buf, len, NULL, 0) != 0) die("redis: write failed");
+  if (resp_command_send(c, argc, argv) != 0) die("redis: write failed");
 }
 
-/* Reads one reply; returns its first line (without the type byte) in line, and for a bulk
-** string its body (NUL-terminated, malloc'ed) in *bulk when bulk is not NULL. */
+/* One reply (see resp_read_reply); no reply, or an error reply, ends the run. */
 static char reply_read(bconn *c, char *line, size_t cap, char **bulk)
 {
-  const char *eol;
-  while (!(eol = memmem(c->buf + c->off, c->len - c->off, "\r\n", 2)))
-    if (bconn_fill(c, AUD_REPLY_TIMEOUT_MS) != 0) die("redis: no reply");
-  const char *p = c->buf + c->off;
-  char type = *p;
-  snprintf(line, cap, "%.*s", (int)(eol - p - 1), p + 1);
-  bconn_consume(c, (size_t)(eol - p) + 2);
+  char type = resp_read_reply(c, AUD_REPLY_TIMEOUT_MS, line, cap, bulk);
+  if (!type) die("redis: no reply");
   if (type == '-') die("redis answered -%s", line);
-  if (type == '$') {
-    long n = strtol(line, NULL, 10);
-    while (n >= 0 && c->len - c->off < (size_t)n + 2)
-      if (bconn_fill(c, AUD_REPLY_TIMEOUT_MS) != 0) die("redis: short bulk reply");
-    if (bulk && n >= 0) {
-      *bulk = xmalloc((size_t)n + 1);
-      memcpy(*bulk, c->buf + c->off, (size_t)n);
-      (*bulk)[n] = '\0';
-    }
-    if (n >= 0) bconn_consume(c, (size_t)n + 2);
-  }
   return type;
 }
 

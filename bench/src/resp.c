@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "resp.h"
 
 #define REPLY_TIMEOUT_MS 60000
@@ -18,19 +19,46 @@ int resp_publish_send(bconn *c, const char *channel, const char *payload, size_t
   return bconn_write2(c, "\r\n", 2, NULL, 0);
 }
 
+int resp_command_send(bconn *c, int argc, const char *const *argv)
+{
+  char buf[1024];
+  size_t len = (size_t)snprintf(buf, sizeof buf, "*%d\r\n", argc);
+  for (int i = 0; i < argc && len < sizeof buf; i++)
+    len += (size_t)snprintf(buf + len, sizeof buf - len, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
+  if (len >= sizeof buf) return -1;
+  return bconn_write2(c, buf, len, NULL, 0);
+}
+
+char resp_read_reply(bconn *c, int timeout_ms, char *line, size_t cap, char **bulk)
+{
+  const char *eol;
+  while (!(eol = memmem(c->buf + c->off, c->len - c->off, "\r\n", 2)))
+    if (bconn_fill(c, timeout_ms) != 0) return 0;
+  const char *p = c->buf + c->off;
+  char type = *p;
+  snprintf(line, cap, "%.*s", (int)(eol - p - 1), p + 1);
+  bconn_consume(c, (size_t)(eol - p) + 2);
+  if (type == '$') {
+    long n = strtol(line, NULL, 10);
+    while (n >= 0 && c->len - c->off < (size_t)n + 2)
+      if (bconn_fill(c, timeout_ms) != 0) return 0;
+    if (bulk && n >= 0) {
+      *bulk = xmalloc((size_t)n + 1);
+      memcpy(*bulk, c->buf + c->off, (size_t)n);
+      (*bulk)[n] = '\0';
+    }
+    if (n >= 0) bconn_consume(c, (size_t)n + 2);
+  }
+  return type;
+}
+
 long long resp_read_int(bconn *c)
 {
-  for (;;) {
-    const char *p = c->buf + c->off;
-    const char *eol = memmem(p, c->len - c->off, "\r\n", 2);
-    if (eol) {
-      long long v = *p == ':' ? strtoll(p + 1, NULL, 10) : -1;
-      if (*p != ':') fprintf(stderr, "imcast-bench: redis answered %.*s\n", (int)(eol - p), p);
-      bconn_consume(c, (size_t)(eol - p) + 2);
-      return v;
-    }
-    if (bconn_fill(c, REPLY_TIMEOUT_MS) != 0) return -1;
-  }
+  char line[128];
+  char type = resp_read_reply(c, REPLY_TIMEOUT_MS, line, sizeof line, NULL);
+  if (type == ':') return strtoll(line, NULL, 10);
+  if (type) fprintf(stderr, "imcast-bench: redis answered %c%s\n", type, line);
+  return -1;
 }
 
 size_t resp_subscribe_cmd(char *out, size_t cap, const char *channel)

@@ -1,6 +1,7 @@
 /*
-** resp.h — the little of Redis's RESP2 protocol the bench speaks: PUBLISH (blocking, from
-** the pushing process) and a streaming parser for what subscribers receive.
+** resp.h — the little of Redis's RESP2 protocol the bench speaks: commands and their
+** simple replies (blocking: PUBLISH from the pushing process, the audience mode's sets) and
+** a streaming parser for what subscribers receive.
 */
 #ifndef IMCAST_BENCH_RESP_H
 #define IMCAST_BENCH_RESP_H
@@ -12,6 +13,13 @@
 
 /* Writes PUBLISH channel payload. 0 or -1. */
 int resp_publish_send(bconn *c, const char *channel, const char *payload, size_t len);
+/* Writes one command of argc arguments (at most 1 KiB in all). 0 or -1. */
+int resp_command_send(bconn *c, int argc, const char *const *argv);
+/* Reads one reply of the simple kinds (+, -, :, $), waiting up to timeout_ms for it.
+** Returns its type byte, with its first line (without the type byte) in line; a bulk
+** string's body, NUL-terminated and malloc'ed, goes to *bulk when bulk is not NULL.
+** 0 when no whole reply came. */
+char resp_read_reply(bconn *c, int timeout_ms, char *line, size_t cap, char **bulk);
 /* Reads one integer reply (PUBLISH's receiver count). The count, or -1. */
 long long resp_read_int(bconn *c);
 /* The SUBSCRIBE command for one channel, written into out. Returns its length. */
