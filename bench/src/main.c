@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include "bench.h"
+#include "imcast_receiver.h"   /* IMCAST_RX_DEFAULT_ACK_DELAY_MS */
 
 static void usage(FILE *f)
 {
@@ -154,7 +155,7 @@ static void parse(bench_opts *o, int argc, char **argv)
                     .admin = "administrator", .channel = "imcast-bench", .burst = 1,
                     .pending = 10, .payload = 200, .src_addrs = 4, .window = 256,
                     .timeout_ms = 30000, .gap_ms = 100, .ping_ms = 20000,
-                    .ack_delay_ms = 500 /* the receiver library's default */};
+                    .ack_delay_ms = IMCAST_RX_DEFAULT_ACK_DELAY_MS /* Ack as the library does */};
   if (argc < 2 || argv[1][0] == '-') {
     usage(argc < 2 ? stderr : stdout);
     exit(argc < 2 || strcmp(argv[1], "--help") != 0 ? 2 : 0);
