@@ -59,12 +59,6 @@ void blockpool_destroy(blockpool *bp)
   blockpool_init(bp);
 }
 
-size_t blockpool_block_cost(size_t size)
-{
-  if (!is_big(size)) return class_size(size);
-  return class_size(size) + sizeof(size_t);   /* an estimate of malloc's chunk */
-}
-
 size_t blockpool_held_bytes(const blockpool *bp) { return bp->held_bytes; }
 
 /* A new slab becomes the bump area; the old one's unused rest (< BLOCKPOOL_MAX) is lost. */

@@ -39,8 +39,6 @@ void blockpool_destroy(blockpool *bp);
 void *blockpool_alloc(blockpool *bp, size_t size);
 void blockpool_free(blockpool *bp, void *block, size_t size);
 void *blockpool_resize(blockpool *bp, void *block, size_t old_size, size_t new_size);
-/* Bytes one block of this size costs the pool (class size, or malloc's chunk). */
-size_t blockpool_block_cost(size_t size);
 /* Bytes the pool holds from the system: slabs and big blocks. */
 size_t blockpool_held_bytes(const blockpool *bp);
 
