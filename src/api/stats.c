@@ -73,13 +73,13 @@ static void render_requests(metrics_text *t, const api_metrics *m)
 /* What the HTTP server answered itself, before any REST handling (rest-api.md §1). */
 static void render_rejected(metrics_text *t, const http_server *http)
 {
-  static const int statuses[] = {400, 408, 413, 431};
   metrics_header(t, "imcast_http_rejected_total", "counter",
                  "Requests the HTTP server refused itself (malformed 400, too slow 408, "
                  "body too large 413, head too large 431), by status");
-  for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++)
-    metrics_printf(t, "imcast_http_rejected_total{status=\"%d\"} %llu\n", statuses[i],
-                   (unsigned long long)http_server_rejected(http, statuses[i]));
+  for (int i = 0; i < HTTP_N_REJECTED; i++)
+    metrics_printf(t, "imcast_http_rejected_total{status=\"%d\"} %llu\n",
+                   http_rejected_statuses[i],
+                   (unsigned long long)http_server_rejected(http, http_rejected_statuses[i]));
 }
 
 char *api_metrics_render(api *a, size_t *len)

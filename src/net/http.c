@@ -98,7 +98,7 @@ struct http_server {
   conn_hub *hub;
   conn_tq req_tq, idle_tq;
   char fail_why[128];      /* the ErrorInfo being built (one loop: no sharing issue) */
-  uint64_t rejected[4];    /* answers the server gave itself, by rejected_index() */
+  uint64_t rejected[HTTP_N_REJECTED];   /* answers it gave itself, as http_rejected_statuses */
   bool shutting_down;
   void (*done)(void *);
   void *done_ctx;
@@ -409,10 +409,10 @@ static net_buf *build_response(int status, const char *headers, const char *type
 }
 
 static void fifo_push(http_conn *hc, http_request *req) {
-  // False positive — req is hc->cur from
-  // deliver_request, reached only when hc->complete; complete is set (on_message_complete) right
-  // after cur is dereferenced and is cleared with it, and every path that drops cur early
-  // (http_fail, shutdown_conn) also sets stopped, which ends the parse loop first.
+  // False positive: req is hc->cur from deliver_request, reached only when hc->complete;
+  // complete is set (on_message_complete) right after cur is dereferenced and is cleared
+  // with it, and every path that drops cur early (http_fail, shutdown_conn) also sets
+  // stopped, which ends the parse loop first.
   // NOLINTNEXTLINE(clang-analyzer-core.NullDereference): see above
   req->next = NULL;
   if (hc->tail) hc->tail->next = req;
@@ -464,16 +464,13 @@ static void release(http_conn *hc) {
   hc_timer(hc);
 }
 
-/* The slot of a status in srv->rejected: 400, 408, 413, 431 (the only ones http_fail
-** gives); -1 for any other. */
+const int http_rejected_statuses[HTTP_N_REJECTED] = {400, 408, 413, 431};
+
+/* The slot of a status in srv->rejected (http_fail gives no other); -1 for any other. */
 static int rejected_index(int status) {
-  switch (status) {
-  case 400: return 0;
-  case 408: return 1;
-  case 413: return 2;
-  case 431: return 3;
-  default: return -1;
-  }
+  for (int i = 0; i < HTTP_N_REJECTED; i++)
+    if (http_rejected_statuses[i] == status) return i;
+  return -1;
 }
 
 /* The server answers the request being read itself, then closes the connection. */

@@ -94,8 +94,12 @@ size_t http_server_connections(const http_server *srv);
 /* Connections closed at accept for max_connections, and for max_per_ip. */
 void http_server_refused(const http_server *srv, uint64_t *over_total, uint64_t *over_per_ip);
 
-/* Requests the server answered itself with `status` (400, 408, 413 or 431; 0 for any
-** other status), counted when the answer is queued. */
+/* The statuses the server answers requests with itself (malformed, too slow, body too
+** large, head too large). */
+#define HTTP_N_REJECTED 4
+extern const int http_rejected_statuses[HTTP_N_REJECTED];
+/* Requests the server answered itself with `status` (one of http_rejected_statuses; 0 for
+** any other status), counted when the answer is queued. */
 uint64_t http_server_rejected(const http_server *srv, int status);
 
 /* New TLS context for every https listener (SIGHUP certificate reload); open connections
