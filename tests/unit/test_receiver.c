@@ -279,6 +279,7 @@ typedef struct swrite {
 struct client_log {
   imcast_receiver *r;
   srv *s;
+  bool close_on_msg;           /* the app closes (1000) in its first on_msg */
   int hellos;
   char user_id[64];
   int ping_sec;
@@ -318,6 +319,8 @@ static void s_closed(uv_handle_t *h)
     wslay_event_context_free(k->ws);
   SSL_free(k->ssl);
   free(k->out);
+  if (k->s->late_conn == k)
+    k->s->late_conn = NULL; /* s_later finds it gone */
   k->s->open--;
   free(k);
 }
@@ -592,6 +595,8 @@ static void s_later(uv_timer_t *t)
 {
   srv *s = t->data;
   sconn *k = s->late_conn;
+  if (k == NULL || k->closing)
+    return;
   if (s->scen == SCEN_ACK_DELAY) {
     s_text(k, MSG3);
     s_flush(k);
@@ -798,6 +803,8 @@ static void c_msg(void *u, const imcast_msg *m)
            m->offline_push_json ? m->offline_push_json : "");
   l->dup[i] = m->maybe_duplicate;
   l->json_whole[i] = m->json_len > 0 && m->json[0] == '{' && m->json[m->json_len - 1] == '}';
+  if (l->close_on_msg && i == 0)
+    assert_int_equal(imcast_receiver_close(l->r, 1000), 0);
   if (l->s->scen == SCEN_FREE_IN_CB) {
     imcast_receiver_free(l->r); /* from inside the callback: nothing may run after */
     l->r = NULL;
@@ -858,6 +865,7 @@ typedef struct run_opts {
   const char *url_fmt;         /* with one %d for the port */
   int manual_ack;
   uint32_t ack_delay_ms;
+  bool close_on_msg;
   uint32_t reconnect_ms;       /* 0 = no reconnect */
   SSL_CTX *server_tls;         /* the server speaks TLS with this context */
   const char *ca_file;         /* the client trusts this bundle */
@@ -873,6 +881,7 @@ static void run(scenario scen, srv *s, client_log *l, const run_opts *ro)
   s->client = l;
   s->tls = ro->server_tls;
   l->s = s;
+  l->close_on_msg = ro->close_on_msg;
 
   char url[64];
   snprintf(url, sizeof url, ro->url_fmt, s->port);
@@ -1124,6 +1133,21 @@ static void test_ack_delay_coalesces(void **state)
   assert_int_equal(l.close_code[0], 4001);
 }
 
+/* An app that closes while an automatic Ack waits: the Ack goes out first, at once, not
+ * after the delay (the server must not deliver Msg 1 again at the next login). */
+static void test_close_sends_the_pending_ack(void **state)
+{
+  srv s;
+  client_log l;
+  run(SCEN_ACK_DELAY, &s, &l, &(run_opts){.url_fmt = "ws://127.0.0.1:%d", .close_on_msg = true});
+  assert_int_equal(l.msgs, 1);
+  assert_int_equal(s.n_acks, 1);
+  assert_int_equal(s.acks[0], 1);
+  assert_true(s.first_ack_ms < IMCAST_RX_DEFAULT_ACK_DELAY_MS);
+  assert_int_equal(s.close_code, 1000); /* after the Ack */
+  assert_int_equal(l.closes, 1);
+}
+
 /* IMCAST_RX_ACK_NOW: every loop turn that got a push acknowledges it. */
 static void test_ack_now(void **state)
 {
@@ -1237,6 +1261,7 @@ int main(void)
       cmocka_unit_test(test_wss_session),
       cmocka_unit_test(test_ack_delay_coalesces),
       cmocka_unit_test(test_ack_now),
+      cmocka_unit_test(test_close_sends_the_pending_ack),
       cmocka_unit_test(test_wss_untrusted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
