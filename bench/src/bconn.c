@@ -68,8 +68,8 @@ int bconn_fill(bconn *c, int timeout_ms)
   }
   if (c->len == c->cap) {
     c->cap *= 2;
-    // False positive — cap starts at
-    // 1 << 16 when the connection opens and only doubles, so it is never 0.
+    // False positive: cap starts at 1 << 16 when the connection opens and only doubles,
+    // so it is never 0.
     // NOLINTNEXTLINE(clang-analyzer-optin.portability.UnixAPI): see above
     char *grown = realloc(c->buf, c->cap);
     if (!grown) die("out of memory");

@@ -198,8 +198,8 @@ static void proto_error(rx_conn *c, const char *fmt, ...)
   char msg[256];
   va_list ap;
   va_start(ap, fmt);
-  // False positive — va_start is the line
-  // above; the v14 checker misses it in this file (its path starts at this call).
+  // False positive: va_start is the line above; the v14 checker misses it in this file
+  // (its path starts at this call).
   // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see above
   int n = vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
@@ -483,8 +483,8 @@ static void conn_fail(rx_conn *c, int err, const char *fmt, ...)
   char msg[256];
   va_list ap;
   va_start(ap, fmt);
-  // False positive — va_start is the line
-  // above; the v14 checker misses it in this file (its path starts at this call).
+  // False positive: va_start is the line above; the v14 checker misses it in this file
+  // (its path starts at this call).
   // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): see above
   int n = vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
@@ -812,9 +812,9 @@ static bool upgrade_refused(rx_conn *c, const imcast_rx_http_head *h, char *buf,
     blen = n - h->head_len; /* badly framed: show what came */
   char *copy = malloc(blen + 1);
   if (copy != NULL) {
-    // False positive — buf (so body) is
-    // NULL only for an EOF with nothing kept (n == 0), and imcast_rx_http_parse_head, in
-    // another file, never finds a whole head (rc 1, the only way here) in 0 bytes.
+    // False positive: buf (so body) is NULL only for an EOF with nothing kept (n == 0),
+    // and imcast_rx_http_parse_head, in another file, never finds a whole head (rc 1, the
+    // only way here) in 0 bytes.
     // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): see above
     memcpy(copy, body, blen);
     copy[blen] = '\0';

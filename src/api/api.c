@@ -3,9 +3,10 @@
 **
 ** Checks run in this order, each answering with its Tencent code: the peer address's
 ** request rate (60006, before anything else, so a refused request costs little and
-** changes nothing), sdkappid present (60012), path known (60009), method POST (60002), sdkappid right (70020/70014), UserSig
-** (70001..70014), admin identifier (90009 on all_member_push, 60010 elsewhere), body is a
-** JSON object (90001; an empty body and `[]` count as {}), then the handler.
+** changes nothing), sdkappid present (60012), path known (60009), method POST (60002),
+** sdkappid right (70020/70014), UserSig (70001..70014), admin identifier (90009 on
+** all_member_push, 60010 elsewhere), body is a JSON object (90001; an empty body and `[]`
+** count as {}), then the handler.
 */
 #include "api/api_internal.h"
 

@@ -233,8 +233,8 @@ static int preload_config_file(config *cfg, int argc, char **argv, char *err, si
 {
   for (int i = 1; i < argc; i++) {
     const char *path = NULL;
-    // False positive — argv[i] for
-    // i < argc is never NULL (C11 5.1.2.2.1); the checker assumes argv[i + 1] may be.
+    // False positive: argv[i] for i < argc is never NULL (C11 5.1.2.2.1); the checker
+    // assumes argv[i + 1] may be.
     // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): see above
     if (!strcmp(argv[i], "--config")) path = i + 1 < argc ? argv[i + 1] : "";
     else if (!strncmp(argv[i], "--config=", 9)) path = argv[i] + 9;

@@ -177,8 +177,7 @@ static void send_close(ws_conn *ws, uint16_t code, const char *reason) {
     size_t rlen = reason ? reason_fit(reason, strlen(reason)) : 0;
     p[0] = (uint8_t)(code >> 8);
     p[1] = (uint8_t)code;
-    // A close payload (code, then reason
-    // bytes) sent with its length n; it is not a C string.
+    // A close payload (code, then reason bytes) is sent with its length n: no C string.
     // NOLINTNEXTLINE(bugprone-not-null-terminated-result): see above
     if (rlen) memcpy(p + 2, reason, rlen);
     n = 2 + rlen;
